@@ -1,0 +1,47 @@
+"""What the user reads: the connection banner and the ``--check`` summary."""
+
+from __future__ import annotations
+
+from .backends import Backend
+from .session import SessionPaths
+from .settings import SessionSettings
+
+
+def connection_banner(connection: dict) -> str:
+    return (
+        "Notebook successfully launched!\n"
+        "Access your notebook using the following parameters:\n"
+        "\n"
+        f"\turl : {connection['url']}\n"
+        f"\tpass: {connection['password']}"
+    )
+
+
+def already_running(connection: dict) -> str:
+    return (
+        f"Notebook {connection['name']} is already running (job {connection['job_id']}); "
+        "nothing new was started.\n"
+        "Access your notebook using the following parameters:\n"
+        "\n"
+        f"\turl : {connection['url']}\n"
+        f"\tpass: {connection['password']}"
+    )
+
+
+def check_summary(settings: SessionSettings, backend: Backend, paths: SessionPaths) -> str:
+    hours, minutes = divmod(settings.runtime, 60)
+    lines = [
+        ("session", settings.name),
+        ("folder", settings.folder),
+        ("flavour", settings.flavor),
+        ("cpus", str(settings.cpus_per_task)),
+        ("memory", f"{settings.mem_mb} MB"),
+        ("wall time", f"{hours}:{minutes:02d}:00 ({settings.runtime} min)"),
+        ("kernel timeout", f"{settings.kernel_timeout} s"),
+        ("notebook timeout", f"{settings.notebook_timeout} s"),
+        ("image", "none (Jupyter from this tool's own Python environment)"),
+        *backend.describe(settings, paths),
+    ]
+    width = max(len(label) for label, _ in lines)
+    body = "\n".join(f"  {label:<{width}} : {value}" for label, value in lines)
+    return f"Dry run (--check): nothing is started, nothing is written.\n{body}"
