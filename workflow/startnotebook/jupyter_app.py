@@ -35,7 +35,7 @@ WATCH_INTERVAL_MAX = 5
 
 
 class SessionServerApp(ServerApp):
-    name = "startnotebook-server"
+    # The inherited name "jupyter-server" keeps the user's jupyter_server_config.* in effect.
     description = "Jupyter Server for one startnotebook session"
 
     session_config_file = Unicode(

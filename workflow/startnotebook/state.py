@@ -12,7 +12,7 @@ from .session import SessionPaths, forget_launch
 def read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 

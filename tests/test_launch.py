@@ -1,0 +1,131 @@
+"""A researcher launches a notebook, logs in with the printed password and runs code."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import REPO, User, wait_until
+from jupyter_session import JupyterSession, KernelChannel, LoginRefused, parse_banner
+
+EXPECTED_BANNER = """Starting Notebook.
+Determining Notebook url"""
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """`startnotebook --name demo` on this machine, as in the README."""
+    user = User(tmp_path_factory.mktemp("home"))
+    result = user.startnotebook("--name", "demo")
+    assert result.returncode == 0, result.stderr
+    yield user, result
+    for pid in user.server_processes():
+        import os, signal
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_launch_prints_url_and_password_like_the_original_tool(demo):
+    _, result = demo
+    assert result.stdout.startswith(EXPECTED_BANNER)
+    assert "\nNotebook successfully launched!\nAccess your notebook using the following parameters:\n\n\turl : http://" in result.stdout
+    url, password = parse_banner(result.stdout)
+    assert url.startswith("http://127.0.0.1:")
+    assert len(password) >= 16  # 144 random bits, URL-safe base64
+
+
+def test_log_in_and_run_a_cell(demo):
+    _, result = demo
+    jupyter = JupyterSession(*parse_banner(result.stdout))
+    kernel = jupyter.connect(jupyter.start_kernel("python3"))
+    assert kernel.execute("a = 5; b = 6; a + b") == "11"
+    kernel.close()
+
+
+def test_a_saved_notebook_is_in_the_session_folder(demo):
+    user, result = demo
+    jupyter = JupyterSession(*parse_banner(result.stdout))
+    jupyter.save_notebook("analysis.ipynb", "print('hello')")
+    saved = user.home / "demo" / "analysis.ipynb"
+    source = json.loads(saved.read_text())["cells"][0]["source"]
+    assert "".join(source) == "print('hello')"
+
+
+def test_a_wrong_password_is_refused(demo):
+    url, password = parse_banner(demo[1].stdout)
+    with pytest.raises(LoginRefused):
+        JupyterSession(url, password + "x")
+    with pytest.raises(LoginRefused):
+        JupyterSession(url, "")
+
+
+def test_the_session_folder_holds_the_state_of_jupyter_ipython_and_pip(demo):
+    user, _ = demo
+    folder = user.home / "demo"
+    for name in (".jupyter", ".ipython", ".local", ".config"):
+        assert (folder / name).is_dir(), name
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_credentials_are_private_and_jupyter_holds_only_a_hash(demo):
+    user, result = demo
+    _, password = parse_banner(result.stdout)
+    folder = user.home / "demo"
+    launch = folder / ".startnotebook" / "launch"
+    for secret in (launch / "password", launch / "connection.json"):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+    config = json.loads((folder / ".jupyter" / "startnotebook_config.json").read_text())
+    assert config["PasswordIdentityProvider"]["hashed_password"].startswith("argon2:")
+    assert config["IdentityProvider"]["token"] == ""
+    for path in (folder / ".jupyter").rglob("*"):
+        if path.is_file():
+            assert password not in path.read_text(errors="replace"), path
+
+
+def test_launching_a_running_name_starts_nothing_and_shows_its_url(demo):
+    user, first = demo
+    servers = sorted(user.server_processes())
+    again = user.startnotebook("--name", "demo")
+    assert again.returncode == 0, again.stderr
+    assert "already running" in again.stdout
+    assert parse_banner(again.stdout) == parse_banner(first.stdout)
+    assert sorted(user.server_processes()) == servers
+
+
+def test_json_output_validates_against_the_schema(user):
+    result = user.startnotebook("--name", "json-demo", "--json", "--notebook-timeout", "60")
+    assert result.returncode == 0, result.stderr
+    connection = json.loads(result.stdout)
+    schema = json.loads((REPO / "schemas" / "connection.schema.json").read_text())
+    jsonschema.validate(connection, schema, format_checker=jsonschema.FormatChecker())
+    assert connection["name"] == "json-demo"
+    assert connection["folder"] == str(user.home / "json-demo")
+    kernel = JupyterSession(connection["url"], connection["password"])
+    assert kernel.kernels() == []
+
+
+def test_a_relaunch_keeps_every_file_and_makes_new_credentials(user):
+    folder = user.home / "keep"
+    (folder / "results").mkdir(parents=True)
+    (folder / "results" / "data.csv").write_text("x,y\n1,2\n")
+    (folder / "notes.ipynb").write_text('{"cells": []}')
+    (folder / ".jupyter").mkdir()
+    (folder / ".jupyter" / "jupyter_server_config.py").write_text("# mine\n")
+
+    first = user.startnotebook("--name", "keep", "--notebook-timeout", "2")
+    assert first.returncode == 0, first.stderr
+    # No kernel is ever started: the server stops by itself after the notebook timeout.
+    job = json.loads((folder / ".startnotebook/launch/job.json").read_text())
+    assert wait_until(lambda: not Path(f"/proc/{job['id']}").exists(), 30)
+
+    second = user.startnotebook("--name", "keep", "--notebook-timeout", "60")
+    assert second.returncode == 0, second.stderr
+    assert "already running" not in second.stdout
+    assert parse_banner(second.stdout)[1] != parse_banner(first.stdout)[1]
+    assert (folder / "results" / "data.csv").read_text() == "x,y\n1,2\n"
+    assert (folder / "notes.ipynb").read_text() == '{"cells": []}'
+    assert (folder / ".jupyter" / "jupyter_server_config.py").read_text() == "# mine\n"
+    JupyterSession(*parse_banner(second.stdout))
