@@ -129,3 +129,11 @@ def test_a_relaunch_keeps_every_file_and_makes_new_credentials(user):
     assert (folder / "notes.ipynb").read_text() == '{"cells": []}'
     assert (folder / ".jupyter" / "jupyter_server_config.py").read_text() == "# mine\n"
     JupyterSession(*parse_banner(second.stdout))
+
+
+def test_verbose_shows_the_workflow_and_the_server_while_waiting(user):
+    result = user.startnotebook("--name", "chatty", "--verbose", "--notebook-timeout", "30")
+    assert result.returncode == 0, result.stderr
+    assert "[workflow] " in result.stdout and "rule submit" in result.stdout
+    assert "[server] " in result.stdout and "Jupyter Server" in result.stdout
+    assert parse_banner(result.stdout)
