@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,10 +45,12 @@ def wait_until(predicate, timeout: float, interval: float = 0.5):
 class User:
     """A researcher with an empty home, typing commands."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, slurm_conf: Path | None = None):
         self.home = home
         self.env = {**os.environ, "HOME": str(home), "USER": os.environ.get("USER", "root")}
         self.env.pop("SNAKEMAKE_PROFILE", None)
+        if slurm_conf is not None:
+            self.env["SLURM_CONF"] = str(slurm_conf)
 
     def run(self, *args: str, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run(args, env=self.env, capture_output=True, text=True,
@@ -57,6 +61,22 @@ class User:
 
     def snakemake(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return self.run(str(BIN / "snakemake"), *args, **kwargs)
+
+    def slurm_profile(self, **site) -> Path:
+        """A copy of profiles/slurm with ``site`` merged into its site.yaml."""
+        import yaml
+
+        profile = self.home / ".config" / "snakemake" / "slurm"
+        if not profile.exists():
+            shutil.copytree(REPO / "profiles" / "slurm", profile)
+        settings = yaml.safe_load((profile / "site.yaml").read_text())
+        for key, value in site.items():
+            if isinstance(value, dict):
+                settings.setdefault(key, {}).update(value)
+            else:
+                settings[key] = value
+        (profile / "site.yaml").write_text(yaml.safe_dump(settings))
+        return profile
 
     def server_processes(self) -> list[int]:
         return processes_mentioning(str(self.home))
@@ -72,3 +92,31 @@ def user(tmp_path_factory):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+# --- the SLURM test cluster ------------------------------------------------------------------
+sys.path.insert(0, str(Path(__file__).parent / "cluster"))
+import cluster as slurm_test_cluster  # noqa: E402
+
+
+def pytest_configure(config):
+    # Every test runs inside the hub namespace: whatever it reaches is loopback or a test node.
+    slurm_test_cluster.set_up_network()
+    slurm_test_cluster.join_hub()
+
+
+def pytest_unconfigure(config):
+    slurm_test_cluster.tear_down_network()
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    # Not under pytest's 0700 temp folder: munged runs as user munge and checks every parent.
+    state = Path(tempfile.mkdtemp(prefix="startnotebook-slurm-"))
+    state.chmod(0o755)
+    cluster = slurm_test_cluster.Cluster(state)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+        shutil.rmtree(state, ignore_errors=True)

@@ -77,6 +77,8 @@ def wait_for_handover(
             on_state(state)
             attempt += 1
             next_check = now + backend.poll_delay(attempt)
+            if state.alive is False and state.label == "PENDING":
+                raise ServerFailed(f"job {job['id']} is {state}; it was cancelled")
             if state.alive is False:
                 raise ServerFailed(
                     "the notebook server ended before its URL was known; the end of its log "

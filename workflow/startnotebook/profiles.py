@@ -1,7 +1,7 @@
 """Snakemake profiles: which one a launch uses, and the site config files it names.
 
 A profile is found as Snakemake finds it (a path, or a name under ~/.config/snakemake or
-/etc/xdg/snakemake), and also among the profiles shipped with startnotebook (profiles/NAME).
+/etc/xdg/snakemake), and else among the profiles shipped with startnotebook (profiles/NAME).
 ``SNAKEMAKE_PROFILE`` names the default, for ``snakemake`` and ``startnotebook`` alike, so a site
 can make SLURM the default; without it the local backend is used.
 """
@@ -33,10 +33,11 @@ def find_profile(name: str | None) -> Path | None:
     candidates = [Path(name)]
     if os.sep not in name:
         config_home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+        # Snakemake's own places first, so that a user's or a site's copy wins over ours.
         candidates += [
-            resources.bundled_profile(name),
             config_home / "snakemake" / name,
             Path("/etc/xdg/snakemake") / name,
+            resources.bundled_profile(name),
         ]
     for folder in candidates:
         if folder.is_dir() and _profile_file(folder):

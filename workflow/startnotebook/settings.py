@@ -36,6 +36,10 @@ class SessionSettings:
     kernel_timeout: int
     notebook_timeout: int
     url_timeout: int
+    # Batch-system settings, named as snakemake-executor-plugin-slurm names them.
+    slurm_partition: str | None = None
+    slurm_account: str | None = None
+    slurm_extra: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -131,6 +135,8 @@ def resolve_session(config: dict, name: str) -> SessionSettings:
     flavor = declared["flavor"]
     if flavor not in flavours:
         raise InvalidRequest(f"unknown flavour {flavor!r} (choose from: {', '.join(flavours)})")
+    # A flavour may name its own partition, account or extra options (e.g. a GPU partition).
+    resources = merge(config.get("slurm") or {}, flavours[flavor])
     return SessionSettings(
         name=name,
         folder=str(session_folder(config, name)),
@@ -139,7 +145,7 @@ def resolve_session(config: dict, name: str) -> SessionSettings:
         kernel_timeout=check_timeout("kernel timeout", declared["kernel_timeout"]),
         notebook_timeout=check_timeout("notebook timeout", declared["notebook_timeout"]),
         url_timeout=config["url_timeout"],
-        **flavours[flavor],
+        **resources,
     )
 
 

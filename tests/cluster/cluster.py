@@ -1,0 +1,206 @@
+"""A real SLURM cluster for the tests: Debian's slurmctld, slurmd and munge, on this machine.
+
+Network: a "hub" namespace holds a bridge with the controller's address; each compute node is a
+network namespace of its own, joined to the bridge by a veth pair made directly between the
+namespaces, so the root namespace gets no address and no route to them. The test process itself
+joins the hub (``join_hub``): every connection the tests make goes to loopback or to these
+namespaces. As a second guard the root namespace gets a blackhole route for the test subnet, so
+nothing sent there by mistake can leave the machine.
+
+Nodes: ``slurmd -N cN`` in its namespace, with a hostname of its own (``unshare --uts``) and a
+private /etc/hosts naming the nodes (``unshare --mount``): a job on c1 is on host c1 at its address.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUBNET = "10.250.77"
+HUB = "sn-hub"
+BRIDGE = "snbr0"
+CONTROLLER_ADDR = f"{SUBNET}.1"
+NODES = {"c1": f"{SUBNET}.11", "c2": f"{SUBNET}.12"}
+# Named in slurm.conf but never started: a job sent there stays pending.
+ABSENT_NODES = {"c9": f"{SUBNET}.19"}
+CLONE_NEWNET = 0x40000000
+
+
+def run(*command: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, check=check, capture_output=True, text=True, **kwargs)
+
+
+def netns_path(name: str) -> str:
+    return f"/run/netns/{name}"
+
+
+def in_netns(name: str, *command: str) -> list[str]:
+    # nsenter, not `ip netns exec`: the latter remounts /sys and slurmd then fails on cgroups.
+    return ["nsenter", f"--net={netns_path(name)}", *command]
+
+
+# --- network -------------------------------------------------------------------------------
+def tear_down_network() -> None:
+    for name in [HUB, *(f"sn-{node}" for node in NODES)]:
+        run("ip", "netns", "delete", name, check=False)
+    run("ip", "route", "delete", "blackhole", f"{SUBNET}.0/24", check=False)
+
+
+def set_up_network() -> None:
+    tear_down_network()
+    run("ip", "route", "add", "blackhole", f"{SUBNET}.0/24")
+    run("ip", "netns", "add", HUB)
+    hub = ["ip", "-n", HUB]
+    run(*hub, "link", "set", "lo", "up")
+    run(*hub, "link", "add", BRIDGE, "type", "bridge")
+    run(*hub, "addr", "add", f"{CONTROLLER_ADDR}/24", "dev", BRIDGE)
+    run(*hub, "link", "set", BRIDGE, "up")
+    for node, address in NODES.items():
+        ns = f"sn-{node}"
+        run("ip", "netns", "add", ns)
+        run("ip", "link", "add", f"{node}-hub", "netns", HUB, "type", "veth",
+            "peer", "name", "eth0", "netns", ns)
+        run(*hub, "link", "set", f"{node}-hub", "master", BRIDGE)
+        run(*hub, "link", "set", f"{node}-hub", "up")
+        run("ip", "-n", ns, "link", "set", "lo", "up")
+        run("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+        run("ip", "-n", ns, "link", "set", "eth0", "up")
+        # No default route: getfqdn() would otherwise wait 10 s on DNS.
+
+
+def join_hub() -> None:
+    """Move this process (and so every process it starts from now on) into the hub namespace."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(netns_path(HUB), os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns into the hub namespace failed")
+    finally:
+        os.close(fd)
+    if os.stat("/proc/self/ns/net").st_ino != os.stat(netns_path(HUB)).st_ino:
+        raise RuntimeError("not in the hub namespace: refusing to talk to the test subnet")
+
+
+# --- daemons -------------------------------------------------------------------------------
+class Cluster:
+    def __init__(self, state: Path):
+        self.state = state
+        self.conf = state / "slurm.conf"
+        self.hosts = state / "hosts"
+        self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
+        self.daemons: list[subprocess.Popen] = []
+
+    def write_config(self) -> None:
+        for folder in ("ctld", "spool", "munge"):
+            (self.state / folder).mkdir(parents=True, exist_ok=True)
+        text = (HERE / "slurm.conf.template").read_text()
+        replacements = {
+            "@STATE@": str(self.state),
+            "@CONTROLLER_HOST@": socket.gethostname(),
+            "@CONTROLLER_ADDR@": CONTROLLER_ADDR,
+            **{f"@NODE_{node}@": address for node, address in {**NODES, **ABSENT_NODES}.items()},
+        }
+        for key, value in replacements.items():
+            text = text.replace(key, value)
+        self.conf.write_text(text)
+        hosts = ["127.0.0.1 localhost", f"{CONTROLLER_ADDR} {socket.gethostname()}"]
+        hosts += [f"{address} {node}" for node, address in NODES.items()]
+        self.hosts.write_text("\n".join(hosts) + "\n")
+
+    def start_munge(self) -> None:
+        munge = self.state / "munge"
+        key = munge / "munge.key"
+        key.write_bytes(os.urandom(1024))
+        shutil.chown(munge, "munge", "munge")
+        shutil.chown(key, "munge", "munge")
+        key.chmod(0o400)
+        munge.chmod(0o711)  # clients need to reach the socket
+        self._start(["runuser", "-u", "munge", "--", "munged", "--foreground", "--force",
+                     f"--socket={munge}/munge.socket", f"--key-file={key}",
+                     f"--pid-file={munge}/munged.pid", f"--log-file={munge}/munged.log",
+                     f"--seed-file={munge}/munged.seed"])
+        self._wait_for(lambda: (munge / "munge.socket").exists(), "munged")
+
+    def start_controller(self) -> None:
+        # -c: start from clean state, so no drain or job from an earlier run is remembered.
+        self._start(in_netns(HUB, "slurmctld", "-D", "-c", "-f", str(self.conf)))
+        self._wait_for(lambda: run("scontrol", "ping", check=False, env=self.env).returncode == 0,
+                       "slurmctld")
+
+    def start_node(self, node: str) -> None:
+        script = (f"hostname {node} && mount --bind {self.hosts} /etc/hosts && "
+                  f"exec slurmd -D -N {node} -f {self.conf}")
+        self._start(in_netns(f"sn-{node}", "unshare", "--uts", "--mount", "--propagation",
+                             "private", "sh", "-c", script))
+
+    def wait_until_idle(self) -> None:
+        def idle() -> bool:
+            result = run("sinfo", "-h", "-N", "-p", "debug", "-o", "%N %T", check=False, env=self.env)
+            states = dict(line.split() for line in result.stdout.splitlines())
+            return len(states) == len(NODES) and all(s == "idle" for s in states.values())
+
+        self._wait_for(idle, "idle compute nodes")
+
+    def start(self) -> "Cluster":
+        self.write_config()
+        self.start_munge()
+        self.start_controller()
+        for node in NODES:
+            self.start_node(node)
+        self.wait_until_idle()
+        return self
+
+    def stop(self) -> None:
+        try:
+            run("scancel", "--full", "--quiet", "-u", "root", check=False, env=self.env, timeout=10)
+        except subprocess.TimeoutExpired:
+            pass  # a controller that no longer answers has no jobs to cancel
+        for daemon in reversed(self.daemons):
+            os.killpg(daemon.pid, signal.SIGTERM)
+        for daemon in reversed(self.daemons):
+            try:
+                daemon.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+                daemon.wait()
+        # Job steps outlive a stopped slurmd; they are the cluster's too.
+        run("pkill", "-KILL", "-f", f"slurmstepd|{self.state}", check=False)
+
+    def _start(self, command: list[str]) -> None:
+        log = open(self.state / f"{Path(command[0]).name}-{len(self.daemons)}.out", "wb")
+        self.daemons.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, env=self.env,
+                                             start_new_session=True))
+
+    def _wait_for(self, ready, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            for daemon in self.daemons:
+                if daemon.poll() is not None:
+                    raise RuntimeError(f"{daemon.args} exited with {daemon.returncode} "
+                                       f"while waiting for {what}; see {self.state}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} not ready after {timeout} s; see {self.state}")
+            time.sleep(0.2)
+
+    # --- what tests ask ------------------------------------------------------------------
+    def scontrol_job(self, job_id: str) -> dict[str, str]:
+        out = run("scontrol", "show", "job", "-o", job_id, env=self.env).stdout
+        return dict(field.split("=", 1) for field in out.split() if "=" in field)
+
+    def queue(self) -> list[str]:
+        """Ids of the jobs pending or running."""
+        out = run("squeue", "-h", "-o", "%i", "-t", "PENDING,RUNNING,COMPLETING", env=self.env).stdout
+        return out.split()
+
+    def idle_cpus(self, node: str) -> int:
+        out = run("scontrol", "show", "node", "-o", node, env=self.env).stdout
+        fields = dict(field.split("=", 1) for field in out.split() if "=" in field)
+        return int(fields["CPUTot"]) - int(fields["CPUAlloc"])
