@@ -82,16 +82,20 @@ class User:
         return processes_mentioning(str(self.home))
 
 
-@pytest.fixture
-def user(tmp_path_factory):
-    # A short path: the home is searched for in /proc to find what a test left running.
-    user = User(tmp_path_factory.mktemp("home"))
-    yield user
+def kill_leftovers(user: User) -> None:
+    """Whatever a test left running in its home is ended, so tests cannot disturb each other."""
     for pid in user.server_processes():
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@pytest.fixture
+def user(tmp_path_factory):
+    user = User(tmp_path_factory.mktemp("home"))
+    yield user
+    kill_leftovers(user)
 
 
 # --- the SLURM test cluster ------------------------------------------------------------------

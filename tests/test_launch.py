@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import REPO, User, wait_until
-from jupyter_session import JupyterSession, KernelChannel, LoginRefused, parse_banner
+from conftest import REPO, User, kill_leftovers, wait_until
+from jupyter_session import JupyterSession, LoginRefused, parse_banner
 
 EXPECTED_BANNER = """Starting Notebook.
 Determining Notebook url"""
@@ -23,9 +23,7 @@ def demo(tmp_path_factory):
     result = user.startnotebook("--name", "demo")
     assert result.returncode == 0, result.stderr
     yield user, result
-    for pid in user.server_processes():
-        import os, signal
-        os.kill(pid, signal.SIGKILL)
+    kill_leftovers(user)
 
 
 def test_launch_prints_url_and_password_like_the_original_tool(demo):

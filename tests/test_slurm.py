@@ -113,6 +113,14 @@ def test_check_prints_the_exact_sbatch_command_and_submits_nothing(slurm, resear
     assert list(researcher.home.iterdir()) == []
 
 
+def test_a_site_makes_slurm_the_default_with_snakemake_profile(slurm, researcher):
+    researcher.env["SNAKEMAKE_PROFILE"] = "slurm"
+    result = researcher.startnotebook("--check", "--name", "site-default")
+    assert result.returncode == 0, result.stderr
+    assert "backend          : slurm" in result.stdout
+    assert "sbatch --parsable" in result.stdout
+
+
 def assert_failed_cleanly(slurm, researcher, result, *messages):
     assert result.returncode != 0
     for message in messages:

@@ -12,12 +12,18 @@ from jupyter_session import JupyterSession, parse_banner
 LATENESS_ALLOWED = 15
 
 
-def test_idle_kernel_is_culled_then_the_server_stops(user):
-    result = user.startnotebook("--name", "short", "--kernel-timeout", "5", "--notebook-timeout", "10")
+def launch_with_open_tab(user, name: str, *options: str):
+    """Launch, log in, start a kernel and hold its websocket open as a notebook tab does."""
+    result = user.startnotebook("--name", name, *options)
     assert result.returncode == 0, result.stderr
     jupyter = JupyterSession(*parse_banner(result.stdout))
     kernel_id = jupyter.start_kernel()
-    tab = jupyter.connect(kernel_id)
+    return jupyter, kernel_id, jupyter.connect(kernel_id)
+
+
+def test_idle_kernel_is_culled_then_the_server_stops(user):
+    jupyter, _, tab = launch_with_open_tab(user, "short", "--kernel-timeout", "5",
+                                           "--notebook-timeout", "10")
     assert tab.execute("1 + 1") == "2"
     last_activity = time.monotonic()
 
@@ -39,11 +45,8 @@ def test_idle_kernel_is_culled_then_the_server_stops(user):
 
 
 def test_a_busy_kernel_is_not_culled(user):
-    result = user.startnotebook("--name", "busy", "--kernel-timeout", "2", "--notebook-timeout", "60")
-    assert result.returncode == 0, result.stderr
-    jupyter = JupyterSession(*parse_banner(result.stdout))
-    kernel_id = jupyter.start_kernel()
-    tab = jupyter.connect(kernel_id)
+    jupyter, kernel_id, tab = launch_with_open_tab(user, "busy", "--kernel-timeout", "2",
+                                                   "--notebook-timeout", "60")
     # Runs three times the kernel timeout plus a few cull intervals without any output.
     assert tab.execute("import time; time.sleep(10); 'done'") == "'done'"
     assert [k["id"] for k in jupyter.kernels()] == [kernel_id]

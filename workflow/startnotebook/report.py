@@ -7,9 +7,9 @@ from .session import SessionPaths
 from .settings import SessionSettings
 
 
-def connection_banner(connection: dict) -> str:
+def _access(connection: dict) -> str:
+    # The original tool's wording: users and their scripts know these lines.
     return (
-        "Notebook successfully launched!\n"
         "Access your notebook using the following parameters:\n"
         "\n"
         f"\turl : {connection['url']}\n"
@@ -17,14 +17,14 @@ def connection_banner(connection: dict) -> str:
     )
 
 
+def connection_banner(connection: dict) -> str:
+    return "Notebook successfully launched!\n" + _access(connection)
+
+
 def already_running(connection: dict) -> str:
     return (
         f"Notebook {connection['name']} is already running (job {connection['job_id']}); "
-        "nothing new was started.\n"
-        "Access your notebook using the following parameters:\n"
-        "\n"
-        f"\turl : {connection['url']}\n"
-        f"\tpass: {connection['password']}"
+        "nothing new was started.\n" + _access(connection)
     )
 
 

@@ -101,9 +101,8 @@ STEPS = {
 
 
 def _failure_file(step: str, first_arg: str) -> Path | None:
-    if step == "settings":
-        return None
-    if step == "show":
+    """Where a step's error goes; the steps that get no settings file have none."""
+    if step in ("settings", "show"):
         return None
     return SessionPaths(Path(SessionSettings.from_file(first_arg).folder)).failure
 
