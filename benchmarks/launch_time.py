@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas
 
+from startnotebook.credentials import hash_password
+
 BIN = Path(sys.executable).parent
 
 
@@ -46,6 +48,7 @@ def bare_server(home: Path) -> float:
         "ServerApp": {"ip": "127.0.0.1", "port": 0, "open_browser": False, "allow_root": True,
                       "root_dir": str(home)},
         "IdentityProvider": {"token": ""},
+        "PasswordIdentityProvider": {"hashed_password": hash_password("benchmark")},
         "SessionServerApp": {"handover_file": str(handover)},
     }))
     start = time.monotonic()

@@ -14,8 +14,6 @@ import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-import jsonschema
-
 from . import resources
 from .backends import Backend, JobState
 from .errors import ServerFailed
@@ -115,6 +113,8 @@ def connection_record(
 
 
 def validate_connection(record: dict) -> None:
+    import jsonschema  # see settings.validate_config
+
     schema = json.loads(resources.schema("connection.schema.json").read_text())
     jsonschema.validate(record, schema, format_checker=jsonschema.FormatChecker())
 

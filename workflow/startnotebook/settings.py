@@ -12,7 +12,6 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from . import resources
@@ -86,6 +85,10 @@ def load_config(configfiles: list[Path] = ()) -> dict:
 
 
 def validate_config(config: dict) -> None:
+    # Imported here: with its format checkers jsonschema costs ~0.8 s to import, and most steps
+    # of a launch never validate anything.
+    import jsonschema
+
     schema = load_yaml(resources.schema("config.schema.yaml"))
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if error is None:
