@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from conftest import REPO, User, kill_leftovers, wait_until
+from conftest import BIN, REPO, User, kill_leftovers, wait_until
 from jupyter_session import JupyterSession, LoginRefused, parse_banner
 
 EXPECTED_BANNER = """Starting Notebook.
@@ -135,3 +136,20 @@ def test_verbose_shows_the_workflow_and_the_server_while_waiting(user):
     assert "[workflow] " in result.stdout and "rule submit" in result.stdout
     assert "[server] " in result.stdout and "Jupyter Server" in result.stdout
     assert parse_banner(result.stdout)
+
+
+def test_two_launches_of_one_name_at_once_start_one_server(user):
+    launches = [
+        subprocess.Popen([str(BIN / "startnotebook"), "--name", "twice", "--notebook-timeout", "60"],
+                         env=user.env, cwd=user.home, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        for _ in range(2)
+    ]
+    outcomes = [launch.communicate(timeout=180) for launch in launches]
+    launched = [out for out, _ in outcomes if "successfully launched" in out]
+    assert len(launched) == 1, outcomes
+    other = next(outcome for outcome in outcomes if "successfully launched" not in outcome[0])
+    assert ("another launch of twice is in progress" in other[1]) or ("already running" in other[0])
+    servers = [pid for pid in user.server_processes()
+               if b"jupyter_app" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(servers) == 1, servers

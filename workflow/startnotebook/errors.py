@@ -29,6 +29,10 @@ class ServerFailed(StartNotebookError):
     """The job ended, or never answered, before its URL was known."""
 
 
+class LaunchInProgress(StartNotebookError):
+    """Another `startnotebook` is launching the same session right now."""
+
+
 class LaunchInterrupted(StartNotebookError):
     """The user pressed Ctrl-C while the launch waited; the job was cancelled."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -13,7 +15,7 @@ import yaml
 from . import state, workflow_run
 from .backends import get_backend
 from .connection import log_tail
-from .errors import LaunchInterrupted, ServerFailed
+from .errors import LaunchInProgress, LaunchInterrupted, ServerFailed
 from .report import already_running, connection_banner
 from .request import LaunchRequest, ResolvedLaunch, resolve
 from .session import SessionPaths, make_folders, write_private_text
@@ -103,14 +105,31 @@ def _run_workflow(launch: ResolvedLaunch, progress: Progress) -> None:
         raise _failure(paths)
 
 
+@contextmanager
+def exclusive_launch(paths: SessionPaths, name: str):
+    """One launch of a session at a time. The lock goes with the process, even a killed one."""
+    with open(paths.state / "launch.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LaunchInProgress(f"another launch of {name} is in progress") from None
+        yield
+
+
 def run(request: LaunchRequest, verbose: bool = False, as_json: bool = False, out: TextIO = sys.stdout) -> int:
     launch = resolve(request)
+    paths = launch.paths
+    make_folders(paths)
+    with exclusive_launch(paths, launch.settings.name):
+        return _launch_unless_running(launch, verbose, as_json, out)
+
+
+def _launch_unless_running(launch: ResolvedLaunch, verbose: bool, as_json: bool, out: TextIO) -> int:
     paths = launch.paths
     running = state.live_connection(paths)
     if running is not None:
         out.write((json.dumps(running, indent=2) if as_json else already_running(running)) + "\n")
         return 0
-    make_folders(paths)
     write_private_text(paths.request, yaml.safe_dump(launch.declaration))
     # --json keeps stdout for the JSON alone.
     chatter = sys.stderr if as_json else out

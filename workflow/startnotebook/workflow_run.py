@@ -25,6 +25,9 @@ def snakemake_command(
         "--snakefile", str(resources.snakefile()),
         # Snakemake's own bookkeeping (.snakemake/) goes into the session's state folder.
         "--directory", str(workdir),
+        # The launch holds a lock of its own (launch.exclusive_launch); Snakemake's would outlive
+        # a killed launch and block the session until someone ran `snakemake --unlock`.
+        "--nolock",
         "--configfiles", *map(str, configfiles),
     ]
     if profile is not None:
