@@ -46,7 +46,7 @@ class Progress:
     def _show_job_state(self) -> None:
         """Show each change of the job's state; a job that simply runs at once needs no word."""
         try:
-            current = (self.paths.launch / "job-state").read_text().strip()
+            current = self.paths.job_state.read_text().strip()
         except FileNotFoundError:
             return
         if current != self.job_state and (current != "RUNNING" or self.job_state):

@@ -6,7 +6,7 @@
       .startnotebook/                           startnotebook's own state, mode 0700
         request.yaml                            the session as `startnotebook` declared it
         launch/                                 the current launch, removed once it has ended
-          session.json  password  job.json  handover.json  connection.json  failure.txt
+          session.json  password  job.json  job-state  handover.json  connection.json  failure.txt
         logs/server.log  logs/workflow.log
 
 Nothing outside .startnotebook/ and .jupyter/startnotebook_config.json is ever written or removed
@@ -56,6 +56,11 @@ class SessionPaths:
     @property
     def handover(self) -> Path:
         return self.launch / "handover.json"
+
+    @property
+    def job_state(self) -> Path:
+        """The job's latest state as the waiting step saw it, for the launch to show."""
+        return self.launch / "job-state"
 
     @property
     def connection(self) -> Path:

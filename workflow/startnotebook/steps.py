@@ -56,7 +56,7 @@ def submit(settings_file: str, out: str) -> None:
     write_private_text(Path(out), json.dumps(job, indent=2))
 
 
-def _status_printer(path: Path):
+def _state_recorder(path: Path):
     """Record each new job state where the waiting `startnotebook` command can show it."""
     shown = []
 
@@ -76,7 +76,7 @@ def connect(settings_file: str, job_file: str, password_file: str, out: str) -> 
     job = json.loads(Path(job_file).read_text())
     try:
         handover = wait_for_handover(
-            settings, paths, backend, job, _status_printer(paths.launch / "job-state")
+            settings, paths, backend, job, _state_recorder(paths.job_state)
         )
         password = credentials.read_password(Path(password_file))
         write_connection(Path(out), connection_record(settings, job, handover, password))
