@@ -3,6 +3,7 @@
 # One launch is the target `notebook_NAME` of a session declared in the config, e.g.
 #   snakemake --configfile my-sessions.yaml notebook_my-research
 # The rules, in the order they run (workflow/rules/):
+#   image.smk     image (the container image from envs/notebook, when the config asks for one)
 #   session.smk   session_settings -> credentials -> jupyter_config
 #   submit.smk    submit (through the configured backend) -> connection
 #   targets.smk   notebook_NAME: prints the URL and the password
@@ -49,6 +50,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/image.smk"
 include: "workflow/rules/session.smk"
 include: "workflow/rules/submit.smk"
 include: "workflow/rules/targets.smk"

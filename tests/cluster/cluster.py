@@ -25,6 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SUBNET = "10.250.77"
 HUB = "sn-hub"
+#: A name for the namespace the tests started in: the one way out, to the package registries.
+OUTSIDE = "sn-outside"
 BRIDGE = "snbr0"
 CONTROLLER_ADDR = f"{SUBNET}.1"
 NODES = {"c1": f"{SUBNET}.11", "c2": f"{SUBNET}.12"}
@@ -48,7 +50,7 @@ def in_netns(name: str, *command: str) -> list[str]:
 
 # --- network -------------------------------------------------------------------------------
 def tear_down_network() -> None:
-    for name in [HUB, *(f"sn-{node}" for node in NODES)]:
+    for name in [HUB, OUTSIDE, *(f"sn-{node}" for node in NODES)]:
         run("ip", "netns", "delete", name, check=False)
     run("ip", "route", "delete", "blackhole", f"{SUBNET}.0/24", check=False)
 
@@ -77,6 +79,7 @@ def set_up_network() -> None:
 
 def join_hub() -> None:
     """Move this process (and so every process it starts from now on) into the hub namespace."""
+    run("ip", "netns", "attach", OUTSIDE, str(os.getpid()))
     libc = ctypes.CDLL(None, use_errno=True)
     fd = os.open(netns_path(HUB), os.O_RDONLY)
     try:
@@ -86,6 +89,11 @@ def join_hub() -> None:
         os.close(fd)
     if os.stat("/proc/self/ns/net").st_ino != os.stat(netns_path(HUB)).st_ino:
         raise RuntimeError("not in the hub namespace: refusing to talk to the test subnet")
+
+
+def outside(*command: str) -> list[str]:
+    """``command`` run in the namespace the tests started in (for the package registries)."""
+    return in_netns(OUTSIDE, *command)
 
 
 # --- daemons -------------------------------------------------------------------------------

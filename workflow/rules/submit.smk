@@ -6,6 +6,7 @@ rule submit:
     input:
         settings=pattern("settings"),
         jupyter_config=pattern("jupyter_config"),
+        image=image_to_build,
     output:
         pattern("job"),
     localrule: True

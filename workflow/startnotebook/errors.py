@@ -37,3 +37,7 @@ class LaunchInterrupted(StartNotebookError):
     """The user pressed Ctrl-C while the launch waited; the job was cancelled."""
 
     exit_code = 130
+
+
+class ContainerError(StartNotebookError):
+    """The container runtime or the image is missing or unusable."""

@@ -30,6 +30,7 @@ from traitlets.config.loader import JSONFileConfigLoader
 
 from .session import write_private_text
 
+NODE_ADDRESS_VARIABLE = "STARTNOTEBOOK_NODE_ADDRESS"
 #: The longest the notebook-timeout check may lag behind its deadline, in seconds.
 WATCH_INTERVAL_MAX = 5
 
@@ -64,7 +65,12 @@ class SessionServerApp(ServerApp):
 
     def _bind_http_server_tcp(self) -> bool:
         self.http_server.add_sockets(self._session_sockets)
-        self._write_handover()
+        try:
+            self._write_handover()
+        except OSError as error:
+            # Without a handover nobody can find this server: end the job, say why.
+            self.log.critical("Cannot hand over host and port: %s", error)
+            self.stop()
         return True
 
     def _write_handover(self) -> None:
@@ -82,10 +88,14 @@ class SessionServerApp(ServerApp):
         write_private_text(Path(self.handover_file), json.dumps(record, indent=2))
 
     def _own_address(self) -> str:
-        """The address others reach this server at: the bound ip, or this node's address."""
+        """The address others reach this server at: the bound ip, or this node's address.
+
+        The job script finds the node's address outside any container (whose name service may
+        not know the node) and passes it in as STARTNOTEBOOK_NODE_ADDRESS.
+        """
         if self.ip not in ("", "0.0.0.0", "::"):
             return self.ip
-        return socket.gethostbyname(socket.gethostname())
+        return os.environ.get(NODE_ADDRESS_VARIABLE) or socket.gethostbyname(socket.gethostname())
 
     # --- notebook timeout -----------------------------------------------------------------
     def start_app(self) -> None:

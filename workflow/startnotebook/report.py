@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .backends import Backend
 from .session import SessionPaths
 from .settings import SessionSettings
@@ -28,6 +30,18 @@ def already_running(connection: dict) -> str:
     )
 
 
+def image_summary(settings: SessionSettings) -> str:
+    if settings.container_runtime == "none":
+        return "none (Jupyter from this tool's own Python environment)"
+    image = Path(settings.container_image)
+    if settings.container_build:
+        from .image import image_state
+        from .settings import recipe_folder
+
+        return f"{image} ({image_state(image.parent, recipe_folder())})"
+    return f"{image} (prebuilt, {'present' if image.exists() else 'MISSING'})"
+
+
 def check_summary(settings: SessionSettings, backend: Backend, paths: SessionPaths) -> str:
     hours, minutes = divmod(settings.runtime, 60)
     lines = [
@@ -39,7 +53,8 @@ def check_summary(settings: SessionSettings, backend: Backend, paths: SessionPat
         ("wall time", f"{hours}:{minutes:02d}:00 ({settings.runtime} min)"),
         ("kernel timeout", f"{settings.kernel_timeout} s"),
         ("notebook timeout", f"{settings.notebook_timeout} s"),
-        ("image", "none (Jupyter from this tool's own Python environment)"),
+        ("container", settings.container_runtime),
+        ("image", image_summary(settings)),
         *backend.describe(settings, paths),
     ]
     width = max(len(label) for label, _ in lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -39,6 +39,12 @@ class SessionSettings:
     slurm_partition: str | None = None
     slurm_account: str | None = None
     slurm_extra: str = ""
+    # The container the server runs in (see containers.py); runtime "none": no container.
+    container_runtime: str = "none"
+    container_image: str | None = None
+    container_build: bool = False
+    container_python: str = "/usr/bin/python3"
+    container_binds: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -141,6 +147,7 @@ def resolve_session(config: dict, name: str) -> SessionSettings:
     # A flavour may name its own partition, account or extra options (e.g. a GPU partition).
     resources = merge(config.get("slurm") or {}, flavours[flavor])
     return SessionSettings(
+        **container_settings(config.get("container") or {}),
         name=name,
         folder=str(session_folder(config, name)),
         backend=config["backend"],
@@ -150,6 +157,28 @@ def resolve_session(config: dict, name: str) -> SessionSettings:
         url_timeout=config["url_timeout"],
         **resources,
     )
+
+
+def recipe_folder() -> Path:
+    return resources.workflow_root() / "envs" / "notebook"
+
+
+def container_settings(container: dict) -> dict:
+    """The image is the site's prebuilt one, or the one the workflow builds from the recipe."""
+    runtime = container.get("runtime", "none")
+    if runtime == "none":
+        return {}
+    from .image import image_path
+
+    prebuilt = container.get("image")
+    image_dir = Path(os.path.expanduser(container.get("image_dir", "~/.cache/startnotebook/images")))
+    return {
+        "container_runtime": runtime,
+        "container_image": prebuilt or str(image_path(image_dir, recipe_folder())),
+        "container_build": not prebuilt,
+        "container_python": container.get("python", "/usr/bin/python3"),
+        "container_binds": list(container.get("binds", [])),
+    }
 
 
 def declaration(name: str, flavor: str, kernel_timeout: int, notebook_timeout: int) -> dict:

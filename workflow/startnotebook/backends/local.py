@@ -7,12 +7,13 @@ step process, so it is re-parented to init and outlives both the workflow and th
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import time
 
-from ..job import server_command, server_environment
+from ..job import check_container, server_command, server_environment
 from ..session import SessionPaths
 from ..settings import SessionSettings
 from . import Backend, JobState
@@ -42,14 +43,15 @@ class LocalBackend(Backend):
     def describe(self, settings: SessionSettings, paths: SessionPaths) -> list[tuple[str, str]]:
         return [
             ("backend", "local (a process on this machine, no resource limits enforced)"),
-            ("command", " ".join(server_command(paths))),
+            ("command", shlex.join(server_command(settings, paths))),
         ]
 
     def submit(self, settings: SessionSettings, paths: SessionPaths) -> dict:
+        check_container(settings)
         with open(paths.server_log, "wb") as log:
             process = subprocess.Popen(
-                server_command(paths),
-                env={**os.environ, **server_environment(paths)},
+                server_command(settings, paths),
+                env={**os.environ, **server_environment(settings, paths)},
                 cwd=paths.folder,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

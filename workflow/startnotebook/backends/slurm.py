@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import SubmitError
-from ..job import server_command, server_environment
+from ..job import check_container, server_command, server_environment
 from ..session import SessionPaths
 from ..settings import SessionSettings
 from . import Backend, JobState
@@ -56,13 +56,18 @@ def job_script_path(paths: SessionPaths) -> Path:
 
 def job_script(settings: SessionSettings, paths: SessionPaths) -> str:
     exports = "\n".join(
-        f"export {key}={shlex.quote(value)}" for key, value in server_environment(paths).items()
+        f"export {key}={shlex.quote(value)}"
+        for key, value in server_environment(settings, paths).items()
     )
     return (
         "#!/bin/bash\n"
         f"# startnotebook session {settings.name}: Jupyter for as long as it is used.\n"
         f"{exports}\n"
-        f"exec {shlex.join(server_command(paths))}\n"
+        "# The node's address, found here where the node's name service is (a container's may\n"
+        "# not know the node); Apptainer passes APPTAINERENV_* variables in.\n"
+        'export STARTNOTEBOOK_NODE_ADDRESS="$(hostname -i | cut -d" " -f1)"\n'
+        'export APPTAINERENV_STARTNOTEBOOK_NODE_ADDRESS="$STARTNOTEBOOK_NODE_ADDRESS"\n'
+        f"exec {shlex.join(server_command(settings, paths))}\n"
     )
 
 
@@ -90,10 +95,11 @@ class SlurmBackend(Backend):
         return [
             ("backend", "slurm (a batch job, submitted detached with sbatch)"),
             ("sbatch", shlex.join(sbatch_command(settings, paths))),
-            ("job runs", shlex.join(server_command(paths))),
+            ("job runs", shlex.join(server_command(settings, paths))),
         ]
 
     def submit(self, settings: SessionSettings, paths: SessionPaths) -> dict:
+        check_container(settings)
         script = job_script_path(paths)
         script.write_text(job_script(settings, paths))
         script.chmod(0o700)

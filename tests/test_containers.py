@@ -1,0 +1,231 @@
+"""The notebook runs in a container (Charliecloud, for real) on an image the workflow builds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, User, slurm_test_cluster
+from jupyter_session import JupyterSession, parse_banner
+
+pytestmark = pytest.mark.container
+# Outside the clone, so that CI runs on this machine reuse the image (a build takes ~1 min).
+IMAGE_DIR = Path("/var/cache/startnotebook-tests/images")
+PROJECT = Path("/srv/startnotebook-test-project")
+
+
+def workflow_config(tmp: Path, **container) -> Path:
+    config = tmp / "container.yaml"
+    config.write_text(yaml.safe_dump({"container": {
+        "runtime": "charliecloud", "image_dir": str(IMAGE_DIR), "binds": ["/srv"], **container}}))
+    return config
+
+
+@pytest.fixture(scope="session")
+def notebook_image(tmp_path_factory):
+    """The image of envs/notebook, built by the workflow's image rule (once per recipe)."""
+    tmp = tmp_path_factory.mktemp("image")
+    sys_path = str(REPO / "workflow")
+    import sys
+    sys.path.insert(0, sys_path)
+    from startnotebook.image import image_path
+
+    image = image_path(IMAGE_DIR, REPO / "envs" / "notebook")
+    # The tests live in the test cluster's hub namespace, which has no way out; the build needs the
+    # Debian mirror and PyPI, so it runs in the namespace the tests started in.
+    result = subprocess.run(
+        slurm_test_cluster.outside(
+            shutil.which("snakemake", path=str(Path(sys.executable).parent)), str(image),
+         "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp),
+         "--configfile", str(workflow_config(tmp))),
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    PROJECT.mkdir(parents=True, exist_ok=True)
+    (PROJECT / "shared.csv").write_text("site,value\nA,1\n")
+    return image
+
+
+def container_profile(user: User, **site) -> Path:
+    profile = user.home / ".config" / "snakemake" / "container"
+    profile.mkdir(parents=True, exist_ok=True)
+    (profile / "config.yaml").write_text("configfile: site.yaml\n")
+    settings = {"backend": "local", "container": {
+        "runtime": "charliecloud", "image_dir": str(IMAGE_DIR), "binds": ["/srv"]}}
+    for key, value in site.items():
+        settings[key].update(value) if isinstance(value, dict) else settings.__setitem__(key, value)
+    (profile / "site.yaml").write_text(yaml.safe_dump(settings))
+    return profile
+
+
+CODE = """
+import json, os, sys, numpy, pandas, matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+plt.plot(numpy.arange(10), numpy.arange(10) ** 2)
+plt.savefig("plot.png")
+open("from-the-notebook.txt", "w").write("written inside")
+print(json.dumps({"prefix": sys.prefix, "os": open("/etc/os-release").read(),
+                  "project": open("%s/shared.csv").read(), "uid": os.getuid(),
+                  "home": os.environ["HOME"], "cwd": os.getcwd()}))
+""" % PROJECT
+
+
+def test_the_kernel_runs_in_the_container_with_the_session_folder_as_home(notebook_image, user):
+    container_profile(user)
+    result = user.startnotebook("--profile", "container", "--name", "boxed")
+    assert result.returncode == 0, result.stdout + result.stderr
+    jupyter = JupyterSession(*parse_banner(result.stdout))
+    kernel = jupyter.connect(jupyter.start_kernel())
+    facts = json.loads(kernel.execute(CODE))
+    folder = user.home / "boxed"
+    assert facts["prefix"] == "/usr" != sys_prefix_of_host()
+    assert facts["home"] == facts["cwd"] == str(folder)
+    assert facts["project"].startswith("site,value")
+    assert (folder / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / "from-the-notebook.txt").stat().st_uid == facts["uid"]
+
+
+def sys_prefix_of_host() -> str:
+    import sys
+    return sys.prefix
+
+
+def test_pip_install_user_lands_in_the_session_and_outlives_it(notebook_image, user):
+    container_profile(user)
+    package = user.home / "kept" / "src" / "mytool"
+    package.mkdir(parents=True)
+    (package / "mytool.py").write_text("ANSWER = 42\n")
+    (package / "setup.py").write_text("from setuptools import setup\nsetup(name='mytool', version='1', py_modules=['mytool'])\n")
+    first = user.startnotebook("--profile", "container", "--name", "kept", "--notebook-timeout", "60")
+    assert first.returncode == 0, first.stdout + first.stderr
+    jupyter = JupyterSession(*parse_banner(first.stdout))
+    kernel = jupyter.connect(jupyter.start_kernel())
+    kernel.execute("import subprocess, sys; print(subprocess.run([sys.executable, '-m', 'pip', 'install', "
+                   "'--user', '--no-index', '--no-build-isolation', 'src/mytool'], capture_output=True, text=True).stdout)")
+    assert list((user.home / "kept" / ".local" / "lib").glob("python3*/site-packages/mytool.py"))
+    jupyter.api("DELETE", f"kernels/{jupyter.kernels()[0]['id']}")
+    job = json.loads((user.home / "kept/.startnotebook/launch/job.json").read_text())
+    subprocess.run(["kill", job["id"]])
+    import time
+    time.sleep(3)
+
+    second = user.startnotebook("--profile", "container", "--name", "kept")
+    assert second.returncode == 0, second.stdout + second.stderr
+    jupyter = JupyterSession(*parse_banner(second.stdout))
+    kernel = jupyter.connect(jupyter.start_kernel())
+    assert kernel.execute("import mytool; mytool.ANSWER") == "42"
+
+
+def test_check_shows_the_image_its_state_and_the_container_command(notebook_image, user):
+    container_profile(user)
+    result = user.startnotebook("--profile", "container", "--check", "--name", "look")
+    assert result.returncode == 0, result.stderr
+    assert f"{notebook_image} (built)" in result.stdout
+    command = next(line for line in result.stdout.splitlines() if "ch-run" in line)
+    for part in ("--bind=/tmp", "--bind=/srv", f"--cd={user.home / 'look'}", str(notebook_image),
+                 "-- /usr/bin/python3 -m startnotebook.jupyter_app"):
+        assert part in command, part
+    assert list(user.home.glob("look")) == []
+
+
+def test_a_changed_recipe_is_a_new_image_to_build(notebook_image, tmp_path):
+    import sys
+    sys.path.insert(0, str(REPO / "workflow"))
+    from startnotebook.image import image_path, image_state
+
+    recipe = tmp_path / "recipe"
+    shutil.copytree(REPO / "envs" / "notebook", recipe)
+    assert image_path(IMAGE_DIR, recipe) == notebook_image
+    assert image_state(IMAGE_DIR, recipe) == "built"
+    with open(recipe / "requirements.txt", "a") as stream:
+        stream.write("seaborn\n")
+    assert image_path(IMAGE_DIR, recipe) != notebook_image
+    assert image_state(IMAGE_DIR, recipe) == "stale"
+
+
+def test_an_unchanged_recipe_builds_nothing(notebook_image, tmp_path):
+    result = subprocess.run(
+        [shutil.which("snakemake", path=str(Path(sys_prefix_of_host()) / "bin")), str(notebook_image),
+         "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+         "--configfile", str(workflow_config(tmp_path)), "--dry-run"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_missing_runtime_is_named_and_nothing_starts(notebook_image, user):
+    container_profile(user, container={"runtime": "apptainer", "image": str(notebook_image)})
+    result = user.startnotebook("--profile", "container", "--name", "noruntime")
+    assert result.returncode != 0
+    assert "apptainer is not installed here" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert user.server_processes() == []
+
+
+def test_a_missing_prebuilt_image_is_named_and_nothing_starts(user):
+    container_profile(user, container={"image": "/nonexistent/notebook.sif"})
+    result = user.startnotebook("--profile", "container", "--name", "noimage")
+    assert result.returncode != 0
+    assert "container image /nonexistent/notebook.sif does not exist" in result.stderr
+    assert user.server_processes() == []
+
+
+def test_a_broken_image_fails_with_the_runtimes_message(user, tmp_path):
+    broken = tmp_path / "broken-image"
+    (broken / "usr/bin").mkdir(parents=True)
+    container_profile(user, container={"image": str(broken)})
+    result = user.startnotebook("--profile", "container", "--name", "broken")
+    assert result.returncode != 0
+    assert "ended before its URL was known" in result.stderr
+    assert "ch-run" in result.stderr
+    assert user.server_processes() == []
+
+
+def test_the_apptainer_command_maps_the_same_settings():
+    import sys
+    sys.path.insert(0, str(REPO / "workflow"))
+    from startnotebook import job, settings
+    from startnotebook.session import SessionPaths
+
+    session = settings.SessionSettings(
+        name="exp", folder="/home/ada/exp", backend="slurm", flavor="small", cpus_per_task=1,
+        mem_mb=8192, runtime=480, kernel_timeout=600, notebook_timeout=600, url_timeout=600,
+        container_runtime="apptainer", container_image="/images/notebook.sif",
+        container_binds=["/cvmfs", "/nonexistent-project"],
+    )
+    command = job.server_command(session, SessionPaths(Path("/home/ada/exp")))
+    assert command[:8] == ["apptainer", "exec", "--cleanenv", "--home", "/home/ada/exp",
+                           "--pwd", "/home/ada/exp", "--bind"]
+    assert "/home" in command and "/nonexistent-project" not in command
+    assert "--env" in command and "HOME=/home/ada/exp" in command
+    image = command.index("/images/notebook.sif")
+    assert command[image + 1:image + 4] == ["/usr/bin/python3", "-m", "startnotebook.jupyter_app"]
+    assert command[-1] == "--SessionServerApp.session_config_file=/home/ada/exp/.jupyter/startnotebook_config.json"
+
+
+@pytest.mark.slurm
+def test_a_notebook_on_the_cluster_runs_in_the_container(notebook_image, slurm, tmp_path_factory):
+    user = User(tmp_path_factory.mktemp("home"), slurm_conf=slurm.conf)
+    user.slurm_profile(container={"runtime": "charliecloud", "image": str(notebook_image),
+                                  "binds": ["/srv"]})
+    try:
+        result = user.startnotebook("--profile", "slurm", "--name", "boxed-job")
+        assert result.returncode == 0, result.stdout + result.stderr
+        jupyter = JupyterSession(*parse_banner(result.stdout))
+        kernel = jupyter.connect(jupyter.start_kernel())
+        facts = json.loads(kernel.execute(CODE))
+        assert facts["prefix"] == "/usr" != sys_prefix_of_host()
+        assert facts["home"] == str(user.home / "boxed-job")
+        assert facts["project"].startswith("site,value")
+        assert kernel.execute("import os, socket; (socket.gethostname(), 'SLURM_JOB_ID' in os.environ)") \
+            in ("('c1', True)", "('c2', True)")
+        assert (user.home / "boxed-job" / "plot.png").exists()
+    finally:
+        subprocess.run(["scancel", "--quiet", "-u", "root"], env=slurm.env, check=False)
