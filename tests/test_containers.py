@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import REPO, User, slurm_test_cluster
+from startnotebook.image import image_path, recipe_digest
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.container
@@ -30,11 +32,6 @@ def workflow_config(tmp: Path, **container) -> Path:
 def notebook_image(tmp_path_factory):
     """The image of envs/notebook, built by the workflow's image rule (once per recipe)."""
     tmp = tmp_path_factory.mktemp("image")
-    sys_path = str(REPO / "workflow")
-    import sys
-    sys.path.insert(0, sys_path)
-    from startnotebook.image import image_path
-
     image = image_path(IMAGE_DIR, REPO / "envs" / "notebook")
     # The tests live in the test cluster's hub namespace, which has no way out; the build needs the
     # Debian mirror and PyPI, so it runs in the namespace the tests started in.
@@ -135,9 +132,7 @@ def test_check_shows_the_image_its_state_and_the_container_command(notebook_imag
 
 
 def test_a_changed_recipe_is_a_new_image_to_build(notebook_image, tmp_path):
-    import sys
-    sys.path.insert(0, str(REPO / "workflow"))
-    from startnotebook.image import image_path, image_state
+    from startnotebook.image import image_state
 
     recipe = tmp_path / "recipe"
     shutil.copytree(REPO / "envs" / "notebook", recipe)
@@ -189,8 +184,6 @@ def test_a_broken_image_fails_with_the_runtimes_message(user, tmp_path):
 
 
 def test_the_apptainer_command_maps_the_same_settings():
-    import sys
-    sys.path.insert(0, str(REPO / "workflow"))
     from startnotebook import job, settings
     from startnotebook.session import SessionPaths
 
@@ -227,5 +220,30 @@ def test_a_notebook_on_the_cluster_runs_in_the_container(notebook_image, slurm, 
         assert kernel.execute("import os, socket; (socket.gethostname(), 'SLURM_JOB_ID' in os.environ)") \
             in ("('c1', True)", "('c2', True)")
         assert (user.home / "boxed-job" / "plot.png").exists()
+    finally:
+        subprocess.run(["scancel", "--quiet", "-u", "root"], env=slurm.env, check=False)
+
+
+@pytest.mark.slurm
+def test_the_image_builds_as_a_batch_job_on_the_cluster(slurm, tmp_path_factory):
+    """No image yet: the launch builds it in a SLURM job (snakemake-executor-plugin-slurm) on a
+    compute node, which reaches the registries only through the site's proxy, then runs in it."""
+    user = User(tmp_path_factory.mktemp("home"), slurm_conf=slurm.conf)
+    image_dir = tmp_path_factory.mktemp("images")
+    user.slurm_profile(container={"runtime": "charliecloud", "image_dir": str(image_dir),
+                                  "binds": ["/srv"], "build_proxy": slurm_test_cluster.PROXY_URL})
+    try:
+        result = user.startnotebook("--profile", "slurm", "--name", "fresh-image", timeout=900)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        built = list(image_dir.glob("notebook-*"))
+        assert [path.name for path in built if path.is_dir()] == [
+            f"notebook-{recipe_digest(REPO / 'envs' / 'notebook')}"]
+        jobs = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %j %T %N"], env=slurm.env,
+                              capture_output=True, text=True).stdout.splitlines()
+        assert len(jobs) == 2, jobs  # the image build and the notebook
+        assert any("COMPLETED" in job and "fresh-image" not in job for job in jobs), jobs
+        jupyter = JupyterSession(*parse_banner(result.stdout))
+        kernel = jupyter.connect(jupyter.start_kernel())
+        assert kernel.execute("import sys; sys.prefix") == "'/usr'"
     finally:
         subprocess.run(["scancel", "--quiet", "-u", "root"], env=slurm.env, check=False)

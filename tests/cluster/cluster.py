@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +34,10 @@ NODES = {"c1": f"{SUBNET}.11", "c2": f"{SUBNET}.12"}
 # Named in slurm.conf but never started: a job sent there stays pending.
 ABSENT_NODES = {"c9": f"{SUBNET}.19"}
 CLONE_NEWNET = 0x40000000
+#: The proxy through which batch jobs reach the package registries (see egress_proxy.py).
+PROXY_PORT = 3128
+PROXY_URL = f"http://{SUBNET}.1:{PROXY_PORT}"
+REGISTRY_HOSTS = ("pypi.org", "files.pythonhosted.org", "security.debian.org")
 
 
 def run(*command: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -118,6 +123,10 @@ class Cluster:
         for key, value in replacements.items():
             text = text.replace(key, value)
         self.conf.write_text(text)
+        etc = self.state / "etc-slurm"
+        etc.mkdir(exist_ok=True)
+        (etc / "slurm.conf").write_text(text)
+        (etc / "plugstack.conf").write_text("")
         hosts = ["127.0.0.1 localhost", f"{CONTROLLER_ADDR} {socket.gethostname()}"]
         hosts += [f"{address} {node}" for node, address in NODES.items()]
         self.hosts.write_text("\n".join(hosts) + "\n")
@@ -143,7 +152,10 @@ class Cluster:
                        "slurmctld")
 
     def start_node(self, node: str) -> None:
+        # /etc/slurm too: Snakemake's SLURM jobstep drops SLURM_CONF before its srun, which then
+        # reads the standard path.
         script = (f"hostname {node} && mount --bind {self.hosts} /etc/hosts && "
+                  f"mount --bind {self.state / 'etc-slurm'} /etc/slurm && "
                   f"exec slurmd -D -N {node} -f {self.conf}")
         self._start(in_netns(f"sn-{node}", "unshare", "--uts", "--mount", "--propagation",
                              "private", "sh", "-c", script))
@@ -156,8 +168,17 @@ class Cluster:
 
         self._wait_for(idle, "idle compute nodes")
 
+    def start_egress_proxy(self) -> None:
+        from startnotebook.image import debian_mirror  # the hosts a build may reach
+
+        mirror = debian_mirror().split("/")[2]
+        log = self._start(outside(sys.executable, str(HERE / "egress_proxy.py"), netns_path(HUB),
+                                  CONTROLLER_ADDR, str(PROXY_PORT), mirror, *REGISTRY_HOSTS))
+        self._wait_for(lambda: "listening" in log.read_text(), "egress proxy")
+
     def start(self) -> "Cluster":
         self.write_config()
+        self.start_egress_proxy()
         self.start_munge()
         self.start_controller()
         for node in NODES:
@@ -181,11 +202,14 @@ class Cluster:
         # Job steps outlive a stopped slurmd; they are the cluster's too.
         run("pkill", "-KILL", "-f", f"slurmstepd|{self.state}", check=False)
 
-    def _start(self, command: list[str]) -> None:
-        log = open(self.state / f"{Path(command[0]).name}-{len(self.daemons)}.out", "wb")
-        self.daemons.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, env=self.env,
-                                             start_new_session=True))
+    def _start(self, command: list[str]) -> Path:
+        """Start a daemon in a session of its own; return the file its output goes to."""
+        path = self.state / f"{Path(command[0]).name}-{len(self.daemons)}.out"
+        with open(path, "wb") as log:
+            self.daemons.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                 stdin=subprocess.DEVNULL, env=self.env,
+                                                 start_new_session=True))
+        return path
 
     def _wait_for(self, ready, what: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

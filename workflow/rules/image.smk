@@ -13,14 +13,15 @@ rule image:
         directory("{image_dir}/notebook-{digest}"),
     wildcard_constraints:
         digest="[0-9a-f]{12}",
+    params:
+        recipe=str(Path(workflow.basedir) / "envs" / "notebook"),
+        proxy=(config.get("container") or {}).get("build_proxy") or "",
     resources:
         cpus_per_task=2,
         mem_mb=4096,
         runtime=60,
     shell:
-        "{PYTHON:q} -m startnotebook.image build "
-        + str(Path(workflow.basedir) / "envs" / "notebook")
-        + " {output:q}"
+        "{PYTHON:q} -m startnotebook.image build {params.recipe:q} {output:q} {params.proxy}"
 
 
 def image_to_build(wildcards):

@@ -46,10 +46,14 @@ def url_of(handover: dict) -> str:
     return f"http://{handover['host']}:{handover['port']}{base}"
 
 
+#: The node is reached directly: a login node's http_proxy is for the outside world.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def answers(url: str) -> bool:
     """Does the server serve its login page? (Any page but /login would need the password.)"""
     try:
-        with urllib.request.urlopen(url + "/login", timeout=3) as response:
+        with _DIRECT.open(url + "/login", timeout=3) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False

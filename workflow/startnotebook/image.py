@@ -6,7 +6,10 @@ system Python. The name carries a digest of the recipe, so a changed recipe is a
 workflow builds it) and an unchanged one is found as built. Building needs root (debootstrap,
 chroot): a site builds once into a shared image folder, or points container.image at its own.
 
-    python -m startnotebook.image build RECIPE_DIR IMAGE_DIR
+    python -m startnotebook.image build RECIPE_DIR IMAGE [PROXY]
+
+PROXY (site config container.build_proxy) is for build hosts without a way out, such as compute
+nodes: debootstrap and pip reach the Debian mirror and PyPI through it.
 """
 
 from __future__ import annotations
@@ -75,8 +78,10 @@ def _run(command: list[str], log) -> None:
         raise ContainerError(f"image build failed at: {' '.join(command[:3])} ... (see {log.name})")
 
 
-def build(recipe: Path, dest: Path) -> None:
+def build(recipe: Path, dest: Path, proxy: str | None = None) -> None:
     """Build the image of ``recipe`` at ``dest``, atomically: a failed build leaves no image."""
+    if proxy:
+        os.environ.update(http_proxy=proxy, https_proxy=proxy)
     if os.geteuid() != 0:
         raise ContainerError("building the notebook image needs root (debootstrap, chroot)")
     partial = dest.with_name(dest.name + ".partial")
@@ -92,8 +97,10 @@ def build(recipe: Path, dest: Path) -> None:
         shutil.copy(recipe / "requirements.txt", partial / "tmp/requirements.txt")
         # TLS to the registry may be intercepted by a proxy the host trusts: trust what it trusts.
         shutil.copy(HOST_CA_BUNDLE, partial / "tmp/host-ca.crt")
+        proxies = [f"{key}={value}" for key, value in os.environ.items()
+                   if key.lower() in ("http_proxy", "https_proxy", "no_proxy")]
         _run(["chroot", str(partial), "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=/root",
-              "PIP_CERT=/tmp/host-ca.crt", "python3", "-m", "pip", "install", "--no-cache-dir",
+              "PIP_CERT=/tmp/host-ca.crt", *proxies, "python3", "-m", "pip", "install", "--no-cache-dir",
               "--root-user-action=ignore", "--no-warn-script-location", "--quiet",
               "-r", "/tmp/requirements.txt"], log)
         for name in ("requirements.txt", "host-ca.crt"):
@@ -105,11 +112,11 @@ def build(recipe: Path, dest: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    command, recipe, dest = argv
-    if command != "build":
-        raise SystemExit(f"usage: python -m startnotebook.image build RECIPE_DIR IMAGE")
+    if len(argv) not in (3, 4) or argv[0] != "build":
+        raise SystemExit("usage: python -m startnotebook.image build RECIPE_DIR IMAGE [PROXY]")
+    _, recipe, dest, *proxy = argv
     try:
-        build(Path(recipe), Path(dest))
+        build(Path(recipe), Path(dest), *proxy)
     except ContainerError as error:
         print(f"startnotebook: error: {error}", file=sys.stderr)
         return 1
