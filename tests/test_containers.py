@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, User, slurm_test_cluster
+from conftest import REPO, User, slurm_test_cluster, wait_until
 from startnotebook.image import image_path, recipe_digest
 from jupyter_session import JupyterSession, parse_banner
 
@@ -48,15 +50,14 @@ def notebook_image(tmp_path_factory):
     return image
 
 
-def container_profile(user: User, **site) -> Path:
+def container_profile(user: User, **site: dict) -> Path:
+    """A profile running sessions on this machine in Charliecloud; ``site`` overrides settings."""
     profile = user.home / ".config" / "snakemake" / "container"
     profile.mkdir(parents=True, exist_ok=True)
     (profile / "config.yaml").write_text("configfile: site.yaml\n")
-    settings = {"backend": "local", "container": {
-        "runtime": "charliecloud", "image_dir": str(IMAGE_DIR), "binds": ["/srv"]}}
-    for key, value in site.items():
-        settings[key].update(value) if isinstance(value, dict) else settings.__setitem__(key, value)
-    (profile / "site.yaml").write_text(yaml.safe_dump(settings))
+    container = {"runtime": "charliecloud", "image_dir": str(IMAGE_DIR), "binds": ["/srv"],
+                 **site.get("container", {})}
+    (profile / "site.yaml").write_text(yaml.safe_dump({"backend": "local", "container": container}))
     return profile
 
 
@@ -81,16 +82,11 @@ def test_the_kernel_runs_in_the_container_with_the_session_folder_as_home(notebo
     kernel = jupyter.connect(jupyter.start_kernel())
     facts = json.loads(kernel.execute(CODE))
     folder = user.home / "boxed"
-    assert facts["prefix"] == "/usr" != sys_prefix_of_host()
+    assert facts["prefix"] == "/usr" != sys.prefix
     assert facts["home"] == facts["cwd"] == str(folder)
     assert facts["project"].startswith("site,value")
     assert (folder / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (folder / "from-the-notebook.txt").stat().st_uid == facts["uid"]
-
-
-def sys_prefix_of_host() -> str:
-    import sys
-    return sys.prefix
 
 
 def test_pip_install_user_lands_in_the_session_and_outlives_it(notebook_image, user):
@@ -106,11 +102,10 @@ def test_pip_install_user_lands_in_the_session_and_outlives_it(notebook_image, u
     kernel.execute("import subprocess, sys; print(subprocess.run([sys.executable, '-m', 'pip', 'install', "
                    "'--user', '--no-index', '--no-build-isolation', 'src/mytool'], capture_output=True, text=True).stdout)")
     assert list((user.home / "kept" / ".local" / "lib").glob("python3*/site-packages/mytool.py"))
-    jupyter.api("DELETE", f"kernels/{jupyter.kernels()[0]['id']}")
+    # The session ends (as its notebook timeout would end it); the next one starts afresh.
     job = json.loads((user.home / "kept/.startnotebook/launch/job.json").read_text())
-    subprocess.run(["kill", job["id"]])
-    import time
-    time.sleep(3)
+    os.killpg(int(job["id"]), signal.SIGTERM)
+    assert wait_until(lambda: not Path(f"/proc/{job['id']}").exists(), 30)
 
     second = user.startnotebook("--profile", "container", "--name", "kept")
     assert second.returncode == 0, second.stdout + second.stderr
@@ -146,7 +141,7 @@ def test_a_changed_recipe_is_a_new_image_to_build(notebook_image, tmp_path):
 
 def test_an_unchanged_recipe_builds_nothing(notebook_image, tmp_path):
     result = subprocess.run(
-        [shutil.which("snakemake", path=str(Path(sys_prefix_of_host()) / "bin")), str(notebook_image),
+        [shutil.which("snakemake", path=str(Path(sys.executable).parent)), str(notebook_image),
          "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
          "--configfile", str(workflow_config(tmp_path)), "--dry-run"],
         capture_output=True, text=True, timeout=120,
@@ -214,7 +209,7 @@ def test_a_notebook_on_the_cluster_runs_in_the_container(notebook_image, slurm, 
         jupyter = JupyterSession(*parse_banner(result.stdout))
         kernel = jupyter.connect(jupyter.start_kernel())
         facts = json.loads(kernel.execute(CODE))
-        assert facts["prefix"] == "/usr" != sys_prefix_of_host()
+        assert facts["prefix"] == "/usr" != sys.prefix
         assert facts["home"] == str(user.home / "boxed-job")
         assert facts["project"].startswith("site,value")
         assert kernel.execute("import os, socket; (socket.gethostname(), 'SLURM_JOB_ID' in os.environ)") \
@@ -238,10 +233,12 @@ def test_the_image_builds_as_a_batch_job_on_the_cluster(slurm, tmp_path_factory)
         built = list(image_dir.glob("notebook-*"))
         assert [path.name for path in built if path.is_dir()] == [
             f"notebook-{recipe_digest(REPO / 'envs' / 'notebook')}"]
-        jobs = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %j %T %N"], env=slurm.env,
+        # The plugin names its jobs by run and comments them with the rule.
+        jobs = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%j|%k|%T"], env=slurm.env,
                               capture_output=True, text=True).stdout.splitlines()
-        assert len(jobs) == 2, jobs  # the image build and the notebook
-        assert any("COMPLETED" in job and "fresh-image" not in job for job in jobs), jobs
+        image_jobs = [job for job in jobs if "rule_image" in job.split("|")[1]]
+        assert len(image_jobs) == 1 and image_jobs[0].endswith("|COMPLETED"), jobs
+        assert "fresh-image|(null)|RUNNING" in jobs, jobs
         jupyter = JupyterSession(*parse_banner(result.stdout))
         kernel = jupyter.connect(jupyter.start_kernel())
         assert kernel.execute("import sys; sys.prefix") == "'/usr'"
