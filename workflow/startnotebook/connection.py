@@ -19,6 +19,7 @@ from .backends import Backend, JobState
 from .errors import ServerFailed
 from .session import SessionPaths, write_private_text
 from .settings import SessionSettings
+from .state import read_json
 
 FILE_POLL_SECONDS = 0.2
 LOG_TAIL_LINES = 12
@@ -31,13 +32,6 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         return f"(no log at {path})"
     tail = [line for line in text.splitlines() if line.strip()][-lines:]
     return "\n".join("    " + line for line in tail) or f"(empty log at {path})"
-
-
-def _read_handover(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None  # not written yet (it is replaced atomically, but be lenient)
 
 
 def url_of(handover: dict) -> str:
@@ -70,7 +64,7 @@ def wait_for_handover(
     deadline = time.monotonic() + settings.url_timeout
     next_check, attempt, state = 0.0, 0, JobState(None, "SUBMITTED")
     while True:
-        handover = _read_handover(paths.handover)
+        handover = read_json(paths.handover)  # written atomically by the job
         if handover and answers(url_of(handover)):
             return handover
         now = time.monotonic()
