@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,13 +98,14 @@ def make_folders(paths: SessionPaths) -> None:
         paths.folder.chmod(0o700)
         for name in DOT_FOLDERS:
             (paths.folder / name).mkdir(mode=0o700, exist_ok=True)
-        for private in (paths.state, paths.launch, paths.logs):
+        # Not launch/: a concurrent launch may be removing an ended one (forget_launch), and
+        # Snakemake makes it for the first file of the next launch, inside the private state/.
+        for private in (paths.state, paths.logs):
             private.mkdir(mode=0o700, exist_ok=True)
             # Passwords live below: an existing folder may have been made with a wider mode.
             private.chmod(0o700)
-        probe = paths.state / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        # A probe of its own per process: two launches of one name may check at the same time.
+        tempfile.TemporaryFile(dir=paths.state).close()
     except OSError as error:
         reason = error.strerror or str(error)
         raise SessionFolderError(f"session folder {paths.folder} cannot be written: {reason}") from error
