@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -30,6 +31,16 @@ def processes_mentioning(text: str) -> list[int]:
         if text.encode() in blob:
             found.append(int(entry.name))
     return found
+
+
+def latest_launch(folder: Path) -> Path:
+    """The record folder of the session's latest launch."""
+    return sorted((folder / ".startnotebook" / "launches").iterdir())[-1]
+
+
+def job_of(folder: Path) -> dict:
+    """The job of the session's latest launch (SLURM job id, or the local process)."""
+    return json.loads((latest_launch(folder) / "job.json").read_text())
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.5):

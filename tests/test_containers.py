@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, User, slurm_test_cluster, wait_until
+from conftest import job_of, REPO, User, slurm_test_cluster, wait_until
 from startnotebook.image import image_path, recipe_digest
 from jupyter_session import JupyterSession, parse_banner
 
@@ -23,11 +23,21 @@ IMAGE_DIR = Path("/var/cache/startnotebook-tests/images")
 PROJECT = Path("/srv/startnotebook-test-project")
 
 
-def workflow_config(tmp: Path, **container) -> Path:
-    config = tmp / "container.yaml"
-    config.write_text(yaml.safe_dump({"container": {
+def build_profile(tmp: Path, **container) -> Path:
+    """A profile whose site builds images into IMAGE_DIR (as a site's profile would)."""
+    profile = tmp / "build-profile"
+    profile.mkdir(exist_ok=True)
+    (profile / "config.yaml").write_text("cores: 1\n")
+    (profile / "site.yaml").write_text(yaml.safe_dump({"container": {
         "runtime": "charliecloud", "image_dir": str(IMAGE_DIR), "binds": ["/srv"], **container}}))
-    return config
+    return profile
+
+
+def snakemake_build(tmp: Path, image: Path, *options: str) -> list[str]:
+    """`snakemake --profile P IMAGE`: the workflow's image rule, by itself."""
+    return [shutil.which("snakemake", path=str(Path(sys.executable).parent)), str(image),
+            "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp),
+            "--profile", str(build_profile(tmp)), *options]
 
 
 @pytest.fixture(scope="session")
@@ -37,13 +47,8 @@ def notebook_image(tmp_path_factory):
     image = image_path(IMAGE_DIR, REPO / "envs" / "notebook")
     # The tests live in the test cluster's hub namespace, which has no way out; the build needs the
     # Debian mirror and PyPI, so it runs in the namespace the tests started in.
-    result = subprocess.run(
-        slurm_test_cluster.outside(
-            shutil.which("snakemake", path=str(Path(sys.executable).parent)), str(image),
-         "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp),
-         "--configfile", str(workflow_config(tmp))),
-        capture_output=True, text=True, timeout=900,
-    )
+    result = subprocess.run(slurm_test_cluster.outside(*snakemake_build(tmp, image)),
+                            capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     PROJECT.mkdir(parents=True, exist_ok=True)
     (PROJECT / "shared.csv").write_text("site,value\nA,1\n")
@@ -103,7 +108,7 @@ def test_pip_install_user_lands_in_the_session_and_outlives_it(notebook_image, u
                    "'--user', '--no-index', '--no-build-isolation', 'src/mytool'], capture_output=True, text=True).stdout)")
     assert list((user.home / "kept" / ".local" / "lib").glob("python3*/site-packages/mytool.py"))
     # The session ends (as its notebook timeout would end it); the next one starts afresh.
-    job = json.loads((user.home / "kept/.startnotebook/launch/job.json").read_text())
+    job = job_of(user.home / "kept")
     os.killpg(int(job["id"]), signal.SIGTERM)
     assert wait_until(lambda: not Path(f"/proc/{job['id']}").exists(), 30)
 
@@ -118,10 +123,10 @@ def test_check_shows_the_image_its_state_and_the_container_command(notebook_imag
     container_profile(user)
     result = user.startnotebook("--profile", "container", "--check", "--name", "look")
     assert result.returncode == 0, result.stderr
-    assert f"{notebook_image} (built)" in result.stdout
+    assert f"{notebook_image} (built;" in result.stdout
     command = next(line for line in result.stdout.splitlines() if "ch-run" in line)
     for part in ("--bind=/tmp", "--bind=/srv", f"--cd={user.home / 'look'}", str(notebook_image),
-                 "-- /usr/bin/python3 -m startnotebook.jupyter_app"):
+                 "-- /usr/bin/python3 -P -m startnotebook.server"):
         assert part in command, part
     assert list(user.home.glob("look")) == []
 
@@ -140,12 +145,8 @@ def test_a_changed_recipe_is_a_new_image_to_build(notebook_image, tmp_path):
 
 
 def test_an_unchanged_recipe_builds_nothing(notebook_image, tmp_path):
-    result = subprocess.run(
-        [shutil.which("snakemake", path=str(Path(sys.executable).parent)), str(notebook_image),
-         "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--configfile", str(workflow_config(tmp_path)), "--dry-run"],
-        capture_output=True, text=True, timeout=120,
-    )
+    result = subprocess.run(snakemake_build(tmp_path, notebook_image, "--dry-run"),
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -179,23 +180,26 @@ def test_a_broken_image_fails_with_the_runtimes_message(user, tmp_path):
 
 
 def test_the_apptainer_command_maps_the_same_settings():
-    from startnotebook import job, settings
-    from startnotebook.session import SessionPaths
+    from startnotebook import job
+    from startnotebook.config import Flavour
+    from startnotebook.records import LaunchRecord
 
-    session = settings.SessionSettings(
-        name="exp", folder="/home/ada/exp", backend="slurm", flavor="small", cpus_per_task=1,
-        mem_mb=8192, runtime=480, kernel_timeout=600, notebook_timeout=600, url_timeout=600,
-        container_runtime="apptainer", container_image="/images/notebook.sif",
-        container_binds=["/cvmfs", "/nonexistent-project"],
+    record = LaunchRecord(Path("/home/ada/exp/.startnotebook/launches/20261128T120000Z-abcdef"))
+    spec = job.JobSpec(
+        name="exp", folder=Path("/home/ada/exp"), record=record,
+        flavour=Flavour("small", 1, 8192, 480),
+        container=job.Container("apptainer", "/images/notebook.sif", "/usr/bin/python3",
+                                ("/cvmfs", "/nonexistent-project")),
+        server_log=Path("/home/ada/exp/.startnotebook/logs/server.log"),
     )
-    command = job.server_command(session, SessionPaths(Path("/home/ada/exp")))
+    command = job.server_command(spec)
     assert command[:8] == ["apptainer", "exec", "--cleanenv", "--home", "/home/ada/exp",
                            "--pwd", "/home/ada/exp", "--bind"]
     assert "/home" in command and "/nonexistent-project" not in command
     assert "--env" in command and "HOME=/home/ada/exp" in command
     image = command.index("/images/notebook.sif")
-    assert command[image + 1:image + 4] == ["/usr/bin/python3", "-m", "startnotebook.jupyter_app"]
-    assert command[-1] == "--SessionServerApp.session_config_file=/home/ada/exp/.jupyter/startnotebook_config.json"
+    assert command[image + 1:image + 5] == ["/usr/bin/python3", "-P", "-m", "startnotebook.server"]
+    assert command[-1] == f"{record.folder}/jupyter_config.json"
 
 
 @pytest.mark.slurm

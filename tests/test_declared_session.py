@@ -14,7 +14,7 @@ def test_declared_session_starts_with_snakemake(user, tmp_path):
         "sessions": {"declared-one": {"flavor": "small", "notebook_timeout": 60}},
     }))
     result = user.snakemake(
-        "notebook_declared-one", "--snakefile", str(REPO / "Snakefile"),
+        "notebook_declared-one", "--snakefile", str(REPO / "workflow" / "Snakefile"),
         "--directory", str(tmp_path), "--configfile", str(sessions),
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -27,7 +27,7 @@ def test_a_bad_declaration_is_refused_with_its_reason(user, tmp_path):
     sessions = tmp_path / "sessions.yaml"
     sessions.write_text(yaml.safe_dump({"sessions": {"x": {"flavor": "huge"}}}))
     result = user.snakemake(
-        "notebook_x", "--snakefile", str(REPO / "Snakefile"),
+        "notebook_x", "--snakefile", str(REPO / "workflow" / "Snakefile"),
         "--directory", str(tmp_path), "--configfile", str(sessions),
     )
     assert result.returncode != 0

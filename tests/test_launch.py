@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import BIN, REPO, User, kill_leftovers, wait_until
+from conftest import job_of, latest_launch, BIN, REPO, User, kill_leftovers, wait_until
 from jupyter_session import JupyterSession, LoginRefused, parse_banner
 
 EXPECTED_BANNER = """Starting Notebook.
@@ -73,15 +73,17 @@ def test_credentials_are_private_and_jupyter_holds_only_a_hash(demo):
     user, result = demo
     _, password = parse_banner(result.stdout)
     folder = user.home / "demo"
-    launch = folder / ".startnotebook" / "launch"
+    launch = latest_launch(folder)
     for secret in (launch / "password", launch / "connection.json"):
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
-    config = json.loads((folder / ".jupyter" / "startnotebook_config.json").read_text())
+    config = json.loads((launch / "jupyter_config.json").read_text())
     assert config["PasswordIdentityProvider"]["hashed_password"].startswith("argon2:")
     assert config["IdentityProvider"]["token"] == ""
-    for path in (folder / ".jupyter").rglob("*"):
-        if path.is_file():
-            assert password not in path.read_text(errors="replace"), path
+    # Never in a log, nor anywhere Jupyter keeps its state.
+    for place in (folder / ".jupyter", folder / ".startnotebook" / "logs", folder / ".local"):
+        for path in place.rglob("*"):
+            if path.is_file():
+                assert password not in path.read_text(errors="replace"), path
 
 
 def test_launching_a_running_name_starts_nothing_and_shows_its_url(demo):
@@ -117,7 +119,7 @@ def test_a_relaunch_keeps_every_file_and_makes_new_credentials(user):
     first = user.startnotebook("--name", "keep", "--notebook-timeout", "2")
     assert first.returncode == 0, first.stderr
     # No kernel is ever started: the server stops by itself after the notebook timeout.
-    job = json.loads((folder / ".startnotebook/launch/job.json").read_text())
+    job = job_of(folder)
     assert wait_until(lambda: not Path(f"/proc/{job['id']}").exists(), 30)
 
     second = user.startnotebook("--name", "keep", "--notebook-timeout", "60")
@@ -151,5 +153,5 @@ def test_two_launches_of_one_name_at_once_start_one_server(user):
     other = next(outcome for outcome in outcomes if "successfully launched" not in outcome[0])
     assert ("another launch of twice is in progress" in other[1]) or ("already running" in other[0])
     servers = [pid for pid in user.server_processes()
-               if b"jupyter_app" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+               if b"startnotebook.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(servers) == 1, servers

@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from conftest import BIN, REPO, User, wait_until
+from conftest import job_of, BIN, REPO, User, wait_until
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.slurm
@@ -29,8 +29,8 @@ def researcher(slurm, tmp_path_factory):
     wait_until(lambda: not slurm.queue(), 20)
 
 
-def job_of(user: User, name: str) -> str:
-    return json.loads((user.home / name / ".startnotebook/launch/job.json").read_text())["id"]
+def job_id_of(user: User, name: str) -> str:
+    return job_of(user.home / name)["id"]
 
 
 def launch(user: User, *args: str) -> tuple[str, str, str]:
@@ -38,7 +38,7 @@ def launch(user: User, *args: str) -> tuple[str, str, str]:
     assert result.returncode == 0, result.stdout + result.stderr
     url, password = parse_banner(result.stdout)
     name = args[args.index("--name") + 1]
-    return url, password, job_of(user, name)
+    return url, password, job_id_of(user, name)
 
 
 def facts_inside(url: str, password: str) -> dict:
@@ -213,10 +213,8 @@ def test_a_declared_session_launches_with_snakemake_and_the_slurm_profile(slurm,
     sessions = tmp_path / "sessions.yaml"
     sessions.write_text(yaml.safe_dump({"sessions": {"declared": {"flavor": "medium"}}}))
     result = researcher.snakemake(
-        "notebook_declared", "--profile", "slurm", "--snakefile", str(REPO / "Snakefile"),
+        "notebook_declared", "--profile", "slurm", "--snakefile", str(REPO / "workflow" / "Snakefile"),
         "--directory", str(tmp_path), "--configfile", str(sessions),
-        # A --configfile on the command line replaces the profile's: name the site file too.
-        str(researcher.home / ".config/snakemake/slurm/site.yaml"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     url, password = parse_banner(result.stdout)

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from conftest import wait_until
+from conftest import job_of, wait_until
 from jupyter_session import JupyterSession, parse_banner
 
 LATENESS_ALLOWED = 15
@@ -34,7 +34,7 @@ def test_idle_kernel_is_culled_then_the_server_stops(user):
     assert culled_after <= 5 + LATENESS_ALLOWED, culled_after
 
     # From now on no kernel exists: the server must stop within 10 + 15 s, tab or no tab.
-    job = json.loads((user.home / "short/.startnotebook/launch/job.json").read_text())
+    job = job_of(user.home / "short")
     stopped = wait_until(lambda: not Path(f"/proc/{job['id']}").exists(), 10 + LATENESS_ALLOWED + 5)
     stopped_after = time.monotonic() - last_activity - culled_after
     assert stopped, "the server did not stop"

@@ -1,73 +1,100 @@
-"""The pieces a launch is made of, on their own: config merging, checks, the sbatch command line."""
+"""The pieces a launch is made of, on their own: names, settings, records, the sbatch command line."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from pathlib import Path
 
 import pytest
 
-from startnotebook import jupyter_config, settings
+from startnotebook import config, jupyter_config, names
 from startnotebook.backends import slurm
 from startnotebook.errors import InvalidRequest
-from startnotebook.session import SessionPaths
+from startnotebook.job import Container, JobSpec, job_script
+from startnotebook.records import Damaged, LaunchRecord, read_json
+
+FOLDER = Path("/home/ada/exp")
+RECORD = LaunchRecord(FOLDER / ".startnotebook/launches/20261128T120000Z-abcdef")
 
 
-def session(**overrides) -> settings.SessionSettings:
-    values = dict(name="exp", folder="/home/ada/exp", backend="slurm", flavor="medium",
-                  cpus_per_task=4, mem_mb=32768, runtime=480, kernel_timeout=600,
-                  notebook_timeout=600, url_timeout=600)
-    return settings.SessionSettings(**{**values, **overrides})
-
-
-def test_config_files_merge_deeply_as_snakemake_merges_them():
-    base = {"flavours": {"small": {"cpus_per_task": 1}}, "backend": "local"}
-    merged = settings.merge(base, {"flavours": {"medium": {"cpus_per_task": 4}}, "backend": "slurm"})
-    assert merged == {"flavours": {"small": {"cpus_per_task": 1}, "medium": {"cpus_per_task": 4}},
-                      "backend": "slurm"}
-    assert base["backend"] == "local"
+def spec(**flavour) -> JobSpec:
+    values = dict(name="medium", cpus_per_task=4, mem_mb=32768, runtime=480)
+    return JobSpec("exp", FOLDER, RECORD, config.Flavour(**{**values, **flavour}), Container(),
+                   FOLDER / ".startnotebook/logs/server.log")
 
 
 @pytest.mark.parametrize("value", ["1", "600", 5, " 7 "])
 def test_timeouts_are_whole_positive_seconds(value):
-    assert settings.check_timeout("--kernel-timeout", value) == int(str(value).strip())
+    assert config.check_timeout("--kernel-timeout", value) == int(str(value).strip())
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "1.5", "1e3", "", "ten", True, 2.0, None])
 def test_other_timeouts_are_refused(value):
     with pytest.raises(InvalidRequest, match="positive whole number"):
-        settings.check_timeout("--kernel-timeout", value)
+        config.check_timeout("--kernel-timeout", value)
 
 
-def test_a_flavour_may_bring_its_own_partition():
-    config = settings.load_config()
-    config["slurm"] = {"slurm_partition": "standard", "slurm_account": "proj1", "slurm_extra": ""}
-    config["flavours"]["medium"]["slurm_partition"] = "big"
-    config["sessions"] = {"exp": {"flavor": "medium"}}
-    resolved = settings.resolve_session(config, "exp")
-    assert (resolved.slurm_partition, resolved.slurm_account) == ("big", "proj1")
+def test_a_flavour_may_bring_its_own_partition(tmp_path):
+    profile = tmp_path / "site-profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text("")
+    (profile / "site.yaml").write_text(
+        "slurm: {slurm_partition: standard, slurm_account: proj1}\n"
+        "flavours: {medium: {cpus_per_task: 4, mem_mb: 32768, runtime: 480, slurm_partition: big}}\n"
+    )
+    site = config.load_site(profile)
+    settings = config.session_settings(site, "exp", {"flavor": "medium"})
+    assert (settings.flavour.slurm_partition, settings.flavour.slurm_account) == ("big", "proj1")
+    assert site.flavour("small").slurm_partition == "standard"
+
+
+def test_options_win_over_a_declaration_which_wins_over_the_site():
+    site = config.load_site(None)
+    settings = config.session_settings(site, "exp", {"flavor": "medium", "kernel_timeout": 60},
+                                       options={"kernel_timeout": "30"})
+    assert (settings.flavour.name, settings.kernel_timeout, settings.notebook_timeout) == ("medium", 30, 600)
+
+
+@pytest.mark.parametrize("name", ["a", "my-research", "exp_2024.v2", "n" * 64, "b" * 64, "0day"])
+def test_names_every_layer_accepts(name):
+    assert names.check_name(name) == name
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("p%j", "SLURM expands"), ("a{x}b", "wildcard"), ("a}b", "wildcard"),
+    ("zero\u200bwidth", "invisible or text-direction character (U+200B)"),
+    ("evil\u202egnp.exe", "invisible or text-direction character (U+202E)"),
+    ("données", "contains 'é'"), ("-x", "starts with '-'"), ("a:b", "contains ':'"),
+])
+def test_names_some_layer_would_refuse(name, reason):
+    with pytest.raises(InvalidRequest, match=re.escape(reason)):
+        names.check_name(name)
 
 
 def test_sbatch_command_carries_the_flavour_and_site_settings():
-    paths = SessionPaths(Path("/home/ada/exp"))
     command = slurm.sbatch_command(
-        session(slurm_partition="gpu", slurm_account="proj 1", slurm_extra="--qos=short --exclusive"),
-        paths,
-    )
+        spec(slurm_partition="gpu", slurm_account="proj 1", slurm_extra="--qos=short --exclusive"))
     assert command[:2] == ["sbatch", "--parsable"]
     for option in ("--job-name=exp", "--cpus-per-task=4", "--mem=32768M", "--time=480",
                    "--partition=gpu", "--account=proj 1", "--qos=short", "--exclusive",
-                   "--chdir=/home/ada/exp", "--output=/home/ada/exp/.startnotebook/logs/server.log"):
+                   "--chdir=/home/ada/exp", "--output=/home/ada/exp/.startnotebook/logs/server.log",
+                   "--open-mode=append", "--no-requeue"):
         assert option in command
-    assert command[-1] == "/home/ada/exp/.startnotebook/launch/job.sh"
+    assert command[-1] == f"{RECORD.folder}/job.sh"
 
 
-def test_job_script_quotes_what_it_exports():
-    script = slurm.job_script(session(folder="/home/ada/my exp"), SessionPaths(Path("/home/ada/my exp")))
+def test_the_job_script_quotes_what_it_exports_and_ends_a_restarted_job():
+    folder = Path("/home/ada/my exp")
+    script = job_script(JobSpec("exp", folder, LaunchRecord(folder / ".startnotebook/launches/x"),
+                                config.Flavour("small", 1, 8192, 480), Container(),
+                                folder / "server.log"), folder_inode=1234)
     assert "export HOME='/home/ada/my exp'" in script
-    exec_line = script.strip().splitlines()[-1]
-    assert shlex.split(exec_line)[:4] == ["exec", sys.executable, "-m", "startnotebook.jupyter_app"]
+    assert 'SLURM_RESTART_COUNT:-0}" != 0' in script
+    assert '!= 1234 ]' in script
+    server_line = next(line for line in script.splitlines() if "startnotebook.server" in line)
+    assert shlex.split(server_line)[:4] == [sys.executable, "-P", "-m", "startnotebook.server"]
 
 
 def test_sbatch_messages_lose_their_prefix():
@@ -80,10 +107,20 @@ def test_timeouts_are_checked_often_enough_to_be_at_most_5_s_late(timeout, inter
     assert jupyter_config.check_interval(timeout) == interval
 
 
-def test_slurm_polls_rarely_once_a_job_waits():
-    backend = slurm.SlurmBackend()
-    waited, calls = 0.0, 0
-    while waited < 600:
-        calls += 1
-        waited += backend.poll_delay(calls)
-    assert calls <= 15  # ten minutes in the queue
+def test_slurm_is_asked_first_after_5_s_then_at_most_every_30_s():
+    delays = slurm.SlurmBackend().check_delays()
+    first = next(delays)
+    later = [next(delays) for _ in range(50)]
+    assert 5 <= first <= 6.5
+    assert all(30 <= delay <= 40 for delay in later)
+    assert len(set(later)) > 1  # jittered: many launches do not ask in step
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1, 2]", "\x00\x01"])
+def test_a_damaged_record_file_is_recognised(tmp_path, text):
+    path = tmp_path / "connection.json"
+    path.write_text(text)
+    with pytest.raises(Damaged):
+        read_json(path)
+    assert LaunchRecord(tmp_path).connection() is None
+    assert LaunchRecord(tmp_path).damage()

@@ -1,12 +1,12 @@
-# notebook_NAME: launch the session NAME (or show it, if it runs already).
+# notebook_NAME: launch the session NAME, or show how to reach it if it runs already.
 
-for _name in SESSIONS:
+for _name in SESSIONS.names:
 
     rule:
         name:
             f"notebook_{_name}"
         input:
-            pattern("connection").replace("{name}", _name),
+            lambda wildcards, name=_name: SESSIONS.target_input(name),
         localrule: True
-        shell:
-            "{PYTHON:q} -m startnotebook.steps show {input:q}"
+        run:
+            SESSIONS.report(rule.removeprefix("notebook_"))

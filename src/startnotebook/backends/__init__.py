@@ -1,0 +1,76 @@
+"""Where a session's job runs. A backend starts the job script, tells jobs' status, cancels.
+
+The site's ``backend`` picks one; a new backend is a module here with a class implementing
+:class:`Backend`, listed in ``get_backend``.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..job import JobSpec
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What a backend knows of a job now. ``alive`` is None when it cannot tell."""
+
+    alive: bool | None
+    label: str  # PENDING, RUNNING, COMPLETED, CANCELLED, NODE_FAIL, ... ; ENDED; UNKNOWN
+    reason: str = ""
+    node: str = ""
+    time_left: str = ""  # as the batch system says it (e.g. "7:58:12"); "" if unknown
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.reason})" if self.reason else self.label
+
+
+class Backend(ABC):
+    name: str
+    #: The address the server listens on, and the host put in the URL ("" = the node's address).
+    bind_ip: str
+    advertised_host: str
+    #: Seconds before the first status check of a new job, and between later ones. Asking costs
+    #: the local backend nothing; readiness itself comes from the files the job writes.
+    first_check: float = 0.5
+    check_every: float = 0.5
+
+    @abstractmethod
+    def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
+        """(label, value) lines for ``--check``: what would be started, and how."""
+
+    @abstractmethod
+    def submit(self, spec: JobSpec) -> dict:
+        """Start the job script, detached; return the job record (stored as job.json)."""
+
+    @abstractmethod
+    def statuses(self, jobs: list[dict]) -> dict[str, JobStatus]:
+        """The status of each job (by id), with one question to the batch system at most."""
+
+    @abstractmethod
+    def cancel(self, job: dict) -> None:
+        """End the job and everything it started; a job already gone is not an error."""
+
+    def status(self, job: dict) -> JobStatus:
+        return self.statuses([job])[job["id"]]
+
+    def check_delays(self):
+        """Seconds to wait before each status check of a job being launched (jittered)."""
+        yield self.first_check * random.uniform(1.0, 1.2)
+        while True:
+            yield self.check_every * random.uniform(1.0, 1.3)
+
+
+def get_backend(name: str) -> Backend:
+    if name == "local":
+        from .local import LocalBackend
+
+        return LocalBackend()
+    if name == "slurm":
+        from .slurm import SlurmBackend
+
+        return SlurmBackend()
+    raise ConfigError(f"unknown backend {name!r} (choose from: local, slurm)")

@@ -1,0 +1,93 @@
+"""The local backend: the job script runs on this machine as a detached process.
+
+It is started in a session of its own (no terminal, no Ctrl-C from the launch), so it outlives the
+launch. Its status is read from /proc: asking costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+
+from ..job import JobSpec, check_container, server_command
+from . import Backend, JobStatus
+
+STOP_GRACE_SECONDS = 15
+
+
+def _process_start_ticks(pid: int) -> str | None:
+    """The start time of ``pid`` (from /proc), or None if it is gone or a zombie.
+
+    Comparing start times keeps a recycled pid from passing for the job.
+    """
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            fields = stream.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    state, start_ticks = fields[0], fields[19]
+    return None if state in ("Z", "X") else start_ticks
+
+
+class LocalBackend(Backend):
+    name = "local"
+    bind_ip = "127.0.0.1"
+    advertised_host = "127.0.0.1"
+
+    def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
+        return [
+            ("backend", "local (a process on this machine, no resource limits enforced)"),
+            ("command", shlex.join(server_command(spec))),
+        ]
+
+    def submit(self, spec: JobSpec) -> dict:
+        check_container(spec)
+        with open(spec.server_log, "ab") as log:
+            process = subprocess.Popen(
+                ["/bin/bash", str(spec.script_path)],
+                cwd=spec.folder,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return {
+            "backend": self.name,
+            "id": str(process.pid),
+            "hostname": socket.gethostname(),
+            "start_ticks": _process_start_ticks(process.pid),
+        }
+
+    def _is_ours(self, job: dict) -> bool:
+        ticks = _process_start_ticks(int(job["id"]))
+        return ticks is not None and ticks == job.get("start_ticks")
+
+    def _status(self, job: dict) -> JobStatus:
+        if job.get("hostname") != socket.gethostname():
+            return JobStatus(None, "UNKNOWN", f"started on {job.get('hostname')}")
+        if self._is_ours(job):
+            return JobStatus(True, "RUNNING", node=job["hostname"])
+        return JobStatus(False, "ENDED")
+
+    def statuses(self, jobs: list[dict]) -> dict[str, JobStatus]:
+        return {job["id"]: self._status(job) for job in jobs}
+
+    def cancel(self, job: dict) -> None:
+        if self._status(job).alive is not True:
+            return
+        pid = int(job["id"])
+        try:
+            # TERM first: the job script passes it on, Jupyter shuts its kernels down.
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            while time.monotonic() < deadline:
+                if not self._is_ours(job):
+                    return
+                time.sleep(0.1)
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it ended on its own meanwhile

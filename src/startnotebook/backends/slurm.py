@@ -1,0 +1,142 @@
+"""The SLURM backend: the job script is submitted detached with ``sbatch``.
+
+Submission is plain ``sbatch`` rather than snakemake-executor-plugin-slurm because the plugin keeps
+Snakemake running for the whole job and cancels the job when Snakemake exits; a notebook must
+outlive its launch. Settings are named as the plugin names them (``slurm_partition``,
+``slurm_account``, ``slurm_extra``), and the cluster is found the standard way: ``sbatch``,
+``squeue``, ``scancel`` on PATH, ``SLURM_CONF``.
+
+The controller is asked little: readiness comes from the handover file the job writes into the
+session folder; ``squeue`` is asked first after a few seconds and then at most every 30 s (with
+jitter, so that many launches do not ask in step), and one ``squeue`` answers for many jobs.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+
+from ..errors import ControllerUnreachable, SubmitError
+from ..job import JobSpec, check_container, server_command
+from . import Backend, JobStatus
+
+#: squeue states of a job that can still start or is running.
+LIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "REQUEUED", "REQUEUE_HOLD",
+               "REQUEUE_FED", "RESIZING", "SIGNALING"}
+CONTROLLER_TIMEOUT = 30
+#: Pending reasons that no amount of waiting cures: the job asks what its partition cannot give.
+HOPELESS_REASONS = {
+    "PartitionConfig", "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints",
+    "InvalidAccount", "InvalidQOS", "AccountNotAllowed", "QOSNotAllowed",
+}
+#: Messages of a controller that cannot be reached (slurmctld down or restarting).
+UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Connection refused",
+               "Zero Bytes were transmitted")
+
+
+def sbatch_command(spec: JobSpec) -> list[str]:
+    flavour = spec.flavour
+    command = [
+        "sbatch", "--parsable",
+        # The session's name, so that squeue shows which notebook a job is.
+        f"--job-name={spec.name}",
+        f"--cpus-per-task={flavour.cpus_per_task}",
+        f"--mem={flavour.mem_mb}M",
+        f"--time={flavour.runtime}",
+        f"--chdir={spec.folder}",
+        f"--output={spec.server_log}",
+        # Every launch adds to the session's log; none truncates an earlier one's.
+        "--open-mode=append",
+        # A node failure must not start a second server for the session elsewhere.
+        "--no-requeue",
+    ]
+    if flavour.slurm_partition:
+        command.append(f"--partition={flavour.slurm_partition}")
+    if flavour.slurm_account:
+        command.append(f"--account={flavour.slurm_account}")
+    command += shlex.split(flavour.slurm_extra)
+    return command + [str(spec.script_path)]
+
+
+def _ask(command: list[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=CONTROLLER_TIMEOUT,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError as error:
+        raise SubmitError(f"{command[0]} not found: is this a SLURM login node?") from error
+    except subprocess.TimeoutExpired as error:
+        raise ControllerUnreachable(
+            f"the SLURM controller did not answer {command[0]} within {CONTROLLER_TIMEOUT} s"
+        ) from error
+
+
+def _last_line(text: str) -> str:
+    """The last message of a SLURM command, without its "sbatch: error: " prefix."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "(no message)"
+    return re.sub(r"^\w+: error: ", "", lines[-1])
+
+
+def _unreachable(text: str) -> bool:
+    return any(message in text for message in UNREACHABLE)
+
+
+def _status(label: str, reason: str, nodes: str, time_left: str) -> JobStatus:
+    reason = "" if reason == "None" else reason
+    if label == "PENDING" and reason in HOPELESS_REASONS:
+        return JobStatus(False, label, f"{reason}: it can never start")
+    alive = label in LIVE_STATES
+    return JobStatus(alive, label, f"on {nodes}" if label == "RUNNING" else reason,
+                     node=nodes if label == "RUNNING" else "",
+                     time_left=time_left if alive and time_left not in ("INVALID", "UNLIMITED") else "")
+
+
+class SlurmBackend(Backend):
+    name = "slurm"
+    bind_ip = "0.0.0.0"
+    advertised_host = ""  # the job's node: known only inside the job
+    first_check = 5.0
+    check_every = 30.0
+
+    def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
+        return [
+            ("backend", "slurm (a batch job, submitted detached with sbatch)"),
+            ("sbatch", shlex.join(sbatch_command(spec))),
+            ("job runs", shlex.join(server_command(spec))),
+        ]
+
+    def submit(self, spec: JobSpec) -> dict:
+        check_container(spec)
+        result = _ask(sbatch_command(spec))
+        if result.returncode != 0:
+            message = _last_line(result.stderr)
+            if _unreachable(result.stderr):
+                raise ControllerUnreachable(f"the SLURM controller cannot be reached: {message}")
+            raise SubmitError(f"sbatch refused the notebook job: {message}")
+        job_id = result.stdout.strip().split(";")[0]
+        if not job_id.isdigit():
+            raise SubmitError(f"sbatch gave no job id: {_last_line(result.stdout + result.stderr)}")
+        return {"backend": self.name, "id": job_id}
+
+    def statuses(self, jobs: list[dict]) -> dict[str, JobStatus]:
+        """One squeue for all ``jobs``; a job squeue no longer lists has ended."""
+        if not jobs:
+            return {}
+        ids = sorted({job["id"] for job in jobs}, key=int)
+        result = _ask(["squeue", "--noheader", "--states=all", f"--jobs={','.join(ids)}",
+                       "--format=%i|%T|%r|%N|%L"])
+        if result.returncode != 0 and "Invalid job id" not in result.stderr:
+            reason = _last_line(result.stderr)
+            return {job_id: JobStatus(None, "UNKNOWN", reason) for job_id in ids}
+        found = {}
+        for line in result.stdout.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) == 5:
+                found[parts[0]] = _status(*parts[1:])
+        return {job_id: found.get(job_id, JobStatus(False, "ENDED", "no longer known to SLURM"))
+                for job_id in ids}
+
+    def cancel(self, job: dict) -> None:
+        _ask(["scancel", "--quiet", job["id"]])

@@ -1,0 +1,1 @@
+"""One module per command of ``startnotebook``; each has ``run(...)`` returning the exit code."""

@@ -1,0 +1,245 @@
+"""Site settings and session declarations, resolved into the settings of one session.
+
+Two kinds of settings, kept apart on purpose:
+
+* the **site** decides where servers run, the flavour table (cores, memory, wall time), the
+  container, TLS and where session folders live: ``config/config.yaml`` as shipped, with the
+  profile's ``site.yaml`` merged on top (``schemas/config.schema.yaml``);
+* a **session** (a row of a project's sessions sheet, an entry of ``sessions:``, or the options of
+  one ``startnotebook``) picks a flavour, its timeouts, TLS, an image recipe and notebooks
+  (``schemas/session.schema.yaml``). It cannot change the site's settings.
+
+Both are validated with ``snakemake.utils.validate`` against the schemas, once per process.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import profiles, resources
+from .errors import ConfigError, InvalidRequest
+from .names import check_name
+
+
+# --- reading and validating ------------------------------------------------------------------
+def load_yaml(path: str | Path) -> dict:
+    try:
+        with open(path) as stream:
+            loaded = yaml.safe_load(stream)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        problem = str(error).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML: {problem}") from error
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping")
+    return loaded
+
+
+def _quick_jsonschema() -> None:
+    # jsonschema imports rfc3987_syntax, when installed, to check the "iri" string format: its
+    # Lark grammar is compiled at import time (~0.9 s here). No schema of ours uses that format.
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+
+def schema_errors(data, schema: str):
+    """``data`` validated against ``schemas/<schema>``; the first problem found, or None.
+
+    Through snakemake.utils.validate, as a workflow validates its config (defaults filled in).
+    """
+    _quick_jsonschema()
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(data, str(resources.schema(schema)))
+    except WorkflowError as error:
+        return next((arg for arg in error.args if hasattr(arg, "absolute_path")), error)
+    return None
+
+
+def where(error) -> str:
+    return "/".join(str(part) for part in getattr(error, "absolute_path", ())) or "top level"
+
+
+def message(error) -> str:
+    return getattr(error, "message", str(error)).splitlines()[0]
+
+
+# --- the site ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Flavour:
+    name: str
+    cpus_per_task: int
+    mem_mb: int
+    runtime: int  # wall-time limit, minutes
+    slurm_partition: str | None = None
+    slurm_account: str | None = None
+    slurm_extra: str = ""
+
+
+@dataclass(frozen=True)
+class ContainerSite:
+    runtime: str = "none"
+    image: str | None = None  # a prebuilt image; None: built from a recipe
+    image_dir: Path = Path("~/.cache/startnotebook/images")
+    python: str = "/usr/bin/python3"
+    build_proxy: str | None = None
+    binds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TLSSite:
+    enabled: bool = False
+    certificate: Path | None = None
+    key: Path | None = None
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the site decides, resolved and checked."""
+
+    backend: str
+    sessions_root: str  # as configured; folders.sessions_root() expands and checks it
+    url_timeout: int
+    login_host: str | None
+    nodes_reachable: bool
+    tls: TLSSite
+    flavours: Mapping[str, Flavour]
+    session_defaults: Mapping[str, object]
+    container: ContainerSite
+    #: The profile the settings came from (None: the shipped defaults alone).
+    profile: Path | None = None
+    #: The merged settings as read, for the workflow's ``config``.
+    settings: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
+
+    def flavour(self, name: str) -> Flavour:
+        try:
+            return self.flavours[name]
+        except KeyError:
+            raise InvalidRequest(
+                f"unknown flavour {name!r} (choose from: {', '.join(self.flavours)})"
+            ) from None
+
+
+def _merge(base: dict, override: dict) -> dict:
+    from snakemake.utils import update_config
+
+    merged = yaml.safe_load(yaml.safe_dump(base))  # a deep copy of plain data
+    update_config(merged, override)
+    return merged
+
+
+def _expand(path: str | None) -> Path | None:
+    import os
+
+    return Path(os.path.expanduser(os.path.expandvars(path))) if path else None
+
+
+def load_site(profile: Path | None = None) -> Site:
+    """The shipped defaults with the profile's site.yaml on top, validated."""
+    settings = load_yaml(resources.default_config())
+    site_file = profiles.site_file(profile)
+    if site_file is not None:
+        settings = _merge(settings, load_yaml(site_file))
+    problem = schema_errors(settings, "config.schema.yaml")
+    if problem is not None:
+        origin = site_file or resources.default_config()
+        raise ConfigError(f"invalid site settings in {origin} at {where(problem)}: {message(problem)}")
+    slurm = settings["slurm"]
+    flavours = {
+        name: Flavour(name=name, **{**slurm, **values}) for name, values in settings["flavours"].items()
+    }
+    container = dict(settings["container"])
+    tls = settings["tls"]
+    return Site(
+        backend=settings["backend"],
+        sessions_root=settings["sessions_root"],
+        url_timeout=settings["url_timeout"],
+        login_host=settings.get("login_host"),
+        nodes_reachable=settings["nodes_reachable"],
+        tls=TLSSite(tls.get("enabled", False), _expand(tls.get("certificate")), _expand(tls.get("key"))),
+        flavours=flavours,
+        session_defaults=dict(settings["session_defaults"]),
+        container=ContainerSite(
+            runtime=container.get("runtime", "none"),
+            image=str(_expand(container["image"])) if container.get("image") else None,
+            image_dir=_expand(container.get("image_dir", "~/.cache/startnotebook/images")),
+            python=container.get("python", "/usr/bin/python3"),
+            build_proxy=container.get("build_proxy"),
+            binds=tuple(container.get("binds", ())),
+        ),
+        profile=profile,
+        settings=settings,
+    )
+
+
+# --- one session -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SessionSettings:
+    """One session's settings: its declaration completed by the site's defaults, and checked."""
+
+    name: str
+    flavour: Flavour
+    kernel_timeout: int
+    notebook_timeout: int
+    tls: bool = False
+    recipe: Path | None = None  # the session's own image recipe (a folder like envs/notebook)
+    notebooks: tuple[str, ...] = ()
+
+
+def check_timeout(option: str, value: object) -> int:
+    """A timeout is a positive whole number of seconds."""
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidRequest(f"{option} must be a positive whole number of seconds, not {value!r}")
+    return int(text)
+
+
+def session_settings(site: Site, name: str, declared: Mapping[str, object], base: Path | None = None,
+                     options: Mapping[str, object] = {}) -> SessionSettings:
+    """The settings of session ``name``: site defaults < ``declared`` < ``options``.
+
+    ``declared`` comes from a project (already validated against the session schema; relative
+    recipe and notebook paths are taken from ``base``); ``options`` are the command's, checked here
+    with the option names the user typed.
+    """
+    check_name(name)
+    fields = {**site.session_defaults, **{k: v for k, v in declared.items() if v is not None}}
+    kernel_timeout = check_timeout("--kernel-timeout" if "kernel_timeout" in options else "kernel_timeout",
+                                   options.get("kernel_timeout", fields["kernel_timeout"]))
+    notebook_timeout = check_timeout(
+        "--notebook-timeout" if "notebook_timeout" in options else "notebook_timeout",
+        options.get("notebook_timeout", fields["notebook_timeout"]))
+    flavour = site.flavour(str(options.get("flavor", fields["flavor"])))
+    tls = options.get("tls")
+    recipe = fields.get("image")
+    return SessionSettings(
+        name=name,
+        flavour=flavour,
+        kernel_timeout=kernel_timeout,
+        notebook_timeout=notebook_timeout,
+        tls=bool(site.tls.enabled if tls is None else tls) or bool(fields.get("tls", False)),
+        recipe=_relative_to(base, recipe) if recipe else None,
+        notebooks=tuple(_source(base, notebook) for notebook in fields.get("notebooks") or ()),
+    )
+
+
+def _relative_to(base: Path | None, path: str) -> Path:
+    resolved = _expand(path)
+    return resolved if resolved.is_absolute() or base is None else base / resolved
+
+
+def _source(base: Path | None, notebook: str) -> str:
+    """A notebook's URL as given, or its path made absolute."""
+    if notebook.startswith(("http://", "https://")):
+        return notebook
+    return str(_relative_to(base, notebook))

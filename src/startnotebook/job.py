@@ -1,0 +1,149 @@
+"""What a session job runs: one script, the same for every backend (a detached process, sbatch).
+
+The script (``launches/<id>/job.sh``) checks that it runs in the session folder the launch checked
+(the same inode: a folder swapped for another after the launch cannot host the server), ends at
+once if the batch system started it a second time (a requeue: one session, one server, ever),
+runs the Jupyter server, and records how it ended if the server could not. HOME is the session
+folder, as with the original tool, so Jupyter, IPython and ``pip install --user`` keep their state
+in it. With a container runtime the server runs inside the image (see containers.py).
+
+The server is started as ``python -P -m startnotebook.server``: ``-P`` keeps the working
+directory (the user's session folder) off ``sys.path``, so a ``yaml.py`` there is never imported
+by our server.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Flavour
+from .containers import IMAGE_PATH, PACKAGE_MOUNT, ContainerRun, existing_binds, get_runtime
+from .records import LaunchRecord
+
+#: The variable through which the job script tells the server its node's address.
+NODE_ADDRESS_VARIABLE = "STARTNOTEBOOK_NODE_ADDRESS"
+
+
+@dataclass(frozen=True)
+class Container:
+    """How a job's server runs in a container (runtime "none": it does not)."""
+
+    runtime: str = "none"
+    image: str | None = None
+    python: str = "/usr/bin/python3"
+    binds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a backend needs to start one session's job."""
+
+    name: str
+    folder: Path
+    record: LaunchRecord
+    flavour: Flavour
+    container: Container
+    server_log: Path
+
+    @property
+    def script_path(self) -> Path:
+        return self.record.job_script
+
+
+def session_environment(folder: Path) -> dict[str, str]:
+    return {
+        "HOME": str(folder),
+        "JUPYTER_CONFIG_DIR": str(folder / ".jupyter"),
+        "JUPYTER_DATA_DIR": str(folder / ".local/share/jupyter"),
+        # A runtime dir per session: `jupyter server list` elsewhere deletes files it cannot see.
+        "JUPYTER_RUNTIME_DIR": str(folder / ".local/share/jupyter/runtime"),
+        "IPYTHONDIR": str(folder / ".ipython"),
+        "XDG_CONFIG_HOME": str(folder / ".config"),
+        "XDG_DATA_HOME": str(folder / ".local/share"),
+        "XDG_CACHE_HOME": str(folder / ".cache"),
+        "MPLCONFIGDIR": str(folder / ".config/matplotlib"),
+        # JupyterLab's extension manager asks npm; npm's cache would land in ~/.npm.
+        "npm_config_cache": str(folder / ".cache/npm"),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _server_argv(python: str, record: LaunchRecord) -> list[str]:
+    return [python, "-P", "-m", "startnotebook.server", str(record.jupyter_config_file)]
+
+
+def container_run(spec: JobSpec) -> ContainerRun:
+    env = {**session_environment(spec.folder), "PYTHONPATH": PACKAGE_MOUNT, "PATH": IMAGE_PATH}
+    binds = existing_binds(list(spec.container.binds), str(spec.folder))
+    return ContainerRun(spec.container.image, binds, str(spec.folder), env)
+
+
+def server_command(spec: JobSpec) -> list[str]:
+    """The server's command line, inside the container if there is one."""
+    if spec.container.runtime == "none":
+        return _server_argv(sys.executable, spec.record)
+    runtime = get_runtime(spec.container.runtime)
+    return runtime.wrap(container_run(spec), _server_argv(spec.container.python, spec.record))
+
+
+def check_container(spec: JobSpec) -> None:
+    """ContainerError now, before any job exists, if the runtime or the image is missing."""
+    if spec.container.runtime != "none":
+        get_runtime(spec.container.runtime).check(spec.container.image)
+
+
+def _exports(spec: JobSpec) -> str:
+    variables = session_environment(spec.folder)
+    return "\n".join(f"export {key}={shlex.quote(value)}" for key, value in variables.items())
+
+
+def job_script(spec: JobSpec, folder_inode: int) -> str:
+    record, end, tmp = spec.record, spec.record.end_file, spec.record.folder / ".end.json.tmp"
+    return f"""#!/bin/bash
+# startnotebook session {spec.name}, launch {record.id}: Jupyter for as long as it is used.
+folder={shlex.quote(str(spec.folder))}
+launch={shlex.quote(str(record.folder))}
+echo "=== startnotebook: launch {record.id} of {spec.name}, job ${{SLURM_JOB_ID:-$$}} on $(hostname), $(date -u +%FT%TZ)"
+
+ended() {{  # state reason: record how the session ended, unless the server did; drop its secrets
+    if [ ! -e "$launch/end.json" ]; then
+        printf '{{"state": "%s", "reason": "%s", "ended": %s}}\\n' "$1" "$2" "$(date +%s)" > {shlex.quote(str(tmp))} \\
+            && mv -f {shlex.quote(str(tmp))} {shlex.quote(str(end))}
+    fi
+    rm -f "$launch/password" "$launch/connection.json"
+}}
+
+# One session, one server: SLURM starts a job again after a node failure or `scontrol requeue`;
+# the launch that made this job has moved on, so this run ends at once.
+if [ "${{SLURM_RESTART_COUNT:-0}}" != 0 ]; then
+    echo "startnotebook: SLURM started this job again (restart $SLURM_RESTART_COUNT); ending at once"
+    ended failed "SLURM restarted the job (requeue); launch the session again"
+    exit 0
+fi
+# The folder the launch checked, not another one put in its place since (same inode, ours).
+if [ -L "$folder" ] || [ ! -O "$folder" ] || [ "$(stat -c %i "$folder")" != {folder_inode} ]; then
+    echo "startnotebook: $folder is not the session folder the launch checked; refusing to start"
+    ended failed "the session folder changed after the launch checked it"
+    exit 1
+fi
+cd "$folder" || exit 1
+{_exports(spec)}
+# The node's address, found here where the node's name service is (a container's may not know
+# the node); Apptainer passes APPTAINERENV_* variables in.
+export {NODE_ADDRESS_VARIABLE}="$(hostname -i 2>/dev/null | cut -d' ' -f1)"
+export APPTAINERENV_{NODE_ADDRESS_VARIABLE}="${NODE_ADDRESS_VARIABLE}"
+
+{shlex.join(server_command(spec))} &
+server=$!
+# scancel and the local backend's stop send TERM to every process of the job: pass it on to the
+# server (which then shuts its kernels down) and stay to record the end.
+trap 'kill -TERM $server 2>/dev/null' TERM INT
+wait $server
+status=$?
+while kill -0 $server 2>/dev/null; do wait $server; status=$?; done
+if [ $status -eq 0 ]; then ended ended "the server stopped"; else ended failed "the server exited with status $status"; fi
+exit $status
+"""

@@ -1,0 +1,184 @@
+"""The launch core: is a session running, and the plan of a new launch.
+
+Both ways in use it: ``startnotebook`` (which makes the plan, then runs the workflow in its own
+process with that plan) and ``snakemake notebook_NAME`` (whose Snakefile makes the plan when the
+target is asked for). Either way one object, the :class:`LaunchPlan`, carries the session's checked
+folder, its resolved settings and the launch's record to every rule of the workflow.
+
+Whether a session runs is decided here and only here (:func:`assess`): from its launch records
+first, asking the backend only about a record whose job may still live (one question), and
+calling a launch "running" only if its server answers with its own launch id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import image
+from .backends import Backend, JobStatus, get_backend
+from .client import Server, Unreachable
+from .config import SessionSettings, Site
+from .errors import ControllerUnreachable, StartNotebookError
+from .job import Container, JobSpec
+from .records import LaunchRecord, write_json
+from .session import Session
+
+log = logging.getLogger("startnotebook")
+
+
+class Progress:
+    """Where a launch reports while it works: one-line notices and the job's status.
+
+    This one logs (a ``snakemake`` run shows it); ``startnotebook`` shows them on the terminal.
+    """
+
+    def notice(self, text: str) -> None:
+        log.warning("startnotebook: %s", text)
+
+    def job_status(self, status: JobStatus) -> None:
+        log.info("startnotebook: job %s", status)
+
+
+# --- is it running? ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Assessment:
+    """What a session's launch records say, checked against the backend and the server."""
+
+    running: LaunchRecord | None = None  # a launch whose server answers: nothing to start
+    connection: dict | None = None  # ... and how to reach it
+    stale: LaunchRecord | None = None  # an earlier launch to retire before a new one
+    stale_job: dict | None = None  # its job, still alive: to cancel
+    stale_server: Server | None = None  # its server, still answering outside any job: to shut down
+    notice: str | None = None  # what to tell the user about the stale launch
+
+
+def assess(session: Session, backend: Backend) -> Assessment:
+    """Is ``session`` running? Asks the backend once at most, and only about a live record."""
+    latest = session.latest()
+    if latest is None or latest.end() is not None:
+        return Assessment()
+    name, damage = session.name, latest.damage()
+    job = latest.job()
+    if job is None:
+        why = f"its record is damaged ({damage[0]})" if damage else "it never submitted its job"
+        return Assessment(stale=latest, notice=f"the last launch of {name} did not finish: {why}; "
+                                               "launching afresh")
+    status = backend.status(job)
+    if status.alive is None:
+        raise ControllerUnreachable(
+            f"cannot tell whether {name}'s job {job['id']} still runs: {status.reason}")
+    handover, connection = latest.handover(), latest.connection()
+    server = Server.from_handover(handover) if handover else None
+    if status.alive:
+        if connection is not None and server is not None and server.answers():
+            return Assessment(running=latest, connection=connection)
+        if connection is None:
+            why = f"its record is damaged ({damage[0]})" if damage else "the launch was interrupted"
+        else:
+            why = f"its server no longer answers at {connection['url']}"
+        return Assessment(stale=latest, stale_job=job,
+                          notice=f"the last launch of {name} is stale ({why}); its job {job['id']} "
+                                 "is cancelled and the session launched afresh")
+    if server is not None and server.answers():
+        # The job ended (a node lost to SLURM) but its server lives on, outside any allocation.
+        return Assessment(stale=latest, stale_server=server,
+                          notice=f"the last server of {name} still answers at {server.url} although "
+                                 f"its job {job['id']} ended ({status}); it is shut down")
+    return Assessment(stale=latest)
+
+
+def retire(assessment: Assessment, backend: Backend) -> None:
+    """End what an earlier launch left behind, and record it as ended."""
+    stale = assessment.stale
+    if stale is None:
+        return
+    if assessment.stale_job is not None:
+        backend.cancel(assessment.stale_job)
+    if assessment.stale_server is not None and stale.password():
+        try:
+            assessment.stale_server.shutdown(stale.password())
+        except Unreachable as error:
+            log.warning("startnotebook: %s", error)
+    stale.close("failed" if assessment.notice else "ended",
+                assessment.notice or "the job ended", ended=time.time())
+
+
+# --- a new launch ----------------------------------------------------------------------------------
+@dataclass
+class LaunchPlan:
+    """One launch of one session, from its first rule to its connection (or failure)."""
+
+    site: Site
+    settings: SessionSettings
+    session: Session
+    record: LaunchRecord
+    backend: Backend
+    container: Container
+    recipe: Path | None  # of an image the workflow must build first
+    previous: Assessment = field(default_factory=Assessment)
+    progress: Progress = field(default_factory=Progress)
+    launched_by: str = "snakemake"
+    job: dict | None = None
+    connection: dict | None = None
+    failure: StartNotebookError | None = None
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @property
+    def image(self) -> Path | None:
+        return Path(self.container.image) if self.recipe is not None else None
+
+    def job_spec(self) -> JobSpec:
+        return JobSpec(self.name, self.session.folder, self.record, self.settings.flavour,
+                       self.container, self.session.server_log)
+
+    def describe(self) -> dict:
+        """What launch.json records: enough for list, info and usage without the config."""
+        flavour = self.settings.flavour
+        return {
+            "name": self.name,
+            "launch": self.record.id,
+            "launched_by": self.launched_by,
+            "created": time.time(),
+            "backend": self.site.backend,
+            "profile": str(self.site.profile) if self.site.profile else None,
+            "flavor": flavour.name,
+            "cpus_per_task": flavour.cpus_per_task,
+            "mem_mb": flavour.mem_mb,
+            "runtime": flavour.runtime,
+            "kernel_timeout": self.settings.kernel_timeout,
+            "notebook_timeout": self.settings.notebook_timeout,
+            "tls": self.settings.tls,
+            "image": self.container.image,
+            "notebooks": list(self.settings.notebooks),
+        }
+
+    def abandon(self, reason: str) -> None:
+        """The one place a launch that did not reach its URL ends: cancel its job, record why.
+
+        Whatever ends the launch early (a failed rule, Ctrl-C, a timeout) comes here, once.
+        """
+        if self.connection is not None:
+            return
+        if self.job is not None:
+            self.backend.cancel(self.job)
+        self.record.close("failed", reason)
+        self.connection = {}  # abandoned: a second call does nothing
+
+
+def plan_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend | None = None,
+                previous: Assessment | None = None, progress: Progress | None = None,
+                launched_by: str = "snakemake") -> LaunchPlan:
+    """A new launch of ``session``: named, nothing done yet (its first rule makes its record)."""
+    container, recipe = image.container_for(site.container, settings.recipe, settings.name)
+    return LaunchPlan(site, settings, session, session.new_launch(), backend or get_backend(site.backend),
+                      container, recipe, previous or Assessment(), progress or Progress(), launched_by)
+
+
+def write_launch_record(plan: LaunchPlan) -> None:
+    write_json(plan.record.launch_file, plan.describe())

@@ -1,0 +1,137 @@
+"""A project's declared sessions: config/config.yaml and its sessions sheet, config/sessions.tsv.
+
+A project is laid out as Snakemake's workflow template lays out a workflow that uses another one
+as a module (``startnotebook init`` writes it)::
+
+    workflow/Snakefile               module startnotebook (the installed workflow), use rule *
+    workflow/profiles/default/       what every run needs (Snakemake's threads, one core)
+    config/config.yaml               sessions_sheet: config/sessions.tsv (and/or sessions: {...})
+    config/sessions.tsv              name, flavor, kernel_timeout, notebook_timeout, image, notebooks
+
+A project declares sessions only: the site's settings (backend, flavours, folders, container)
+come from the profile, and a project's config that names one is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from .config import load_yaml, message, schema_errors, where
+from .errors import ConfigError, InvalidRequest
+from .names import check_name
+
+CONFIG = Path("config") / "config.yaml"
+SHEET = Path("config") / "sessions.tsv"
+FIELDS = ("name", "flavor", "kernel_timeout", "notebook_timeout", "tls", "image", "notebooks")
+INTEGER_FIELDS = ("kernel_timeout", "notebook_timeout")
+SITE_KEYS = ("backend", "sessions_root", "url_timeout", "login_host", "nodes_reachable", "tls",
+             "slurm", "container", "flavours", "session_defaults")
+
+
+def declarations(config: dict, base: Path, site=None) -> dict[str, tuple[dict, Path]]:
+    """The sessions ``config`` declares (name -> (fields, folder relative paths start from))."""
+    for key in config:
+        if key in SITE_KEYS:
+            raise ConfigError(f"config key {key!r} is a site setting, not a project's: it comes from "
+                              "the profile's site.yaml")
+    problem = schema_errors(dict(config), "project.schema.yaml")
+    if problem is not None:
+        raise ConfigError(f"invalid project config at {where(problem)}: {message(problem)}")
+    declared: dict[str, tuple[dict, Path]] = {}
+    sheet = config.get("sessions_sheet")
+    if sheet:
+        path = base / sheet
+        for name, fields in read_sheet(path, site).items():
+            declared[name] = (fields, base)
+    for name, fields in (config.get("sessions") or {}).items():
+        check_name(name)
+        declared[name] = (dict(fields or {}), base)
+    return declared
+
+
+def read_sheet(path: Path, site=None) -> dict[str, dict]:
+    """The rows of a sessions sheet, checked: a bad one is named by its line and column."""
+    import pandas
+
+    try:
+        table = pandas.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    except FileNotFoundError:
+        raise ConfigError(f"sessions sheet {path} does not exist") from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"sessions sheet {path} cannot be read: {str(error).splitlines()[0]}") from None
+    table.columns = [column.strip() for column in table.columns]
+    unknown = [column for column in table.columns if column not in FIELDS]
+    if unknown:
+        raise InvalidRequest(f"{path}, column {unknown[0]!r}: not a session field "
+                             f"(the columns are: {', '.join(FIELDS)})")
+    sessions: dict[str, dict] = {}
+    lines: dict[str, int] = {}
+    for index, row in enumerate(table.to_dict("records")):
+        line = index + 2  # the header is line 1
+        fields = _row_fields(row)
+
+        def bad(column: str, why: str) -> InvalidRequest:
+            return InvalidRequest(f"{path} line {line}, column {column}: {why}")
+
+        name = fields.get("name", "")
+        try:
+            check_name(name)
+        except InvalidRequest as error:
+            raise bad("name", str(error)) from None
+        if name in sessions:
+            raise bad("name", f"session {name!r} is declared twice (also on line {lines[name]})")
+        problem = schema_errors(dict(fields), "session.schema.yaml")
+        if problem is not None:
+            column = next(iter(getattr(problem, "absolute_path", ())), "?")
+            raise bad(column, message(problem))
+        if site is not None and fields.get("flavor") is not None and fields["flavor"] not in site.flavours:
+            raise bad("flavor", f"unknown flavour {fields['flavor']!r} (choose from: {', '.join(site.flavours)})")
+        sessions[name], lines[name] = fields, line
+    return sessions
+
+
+def _row_fields(row: dict) -> dict:
+    """A sheet row as session fields: empty cells left out, numbers and lists as they are meant."""
+    fields = {}
+    for column, cell in row.items():
+        text = str(cell).strip()
+        if not text:
+            continue
+        if column in INTEGER_FIELDS and text.isdigit():
+            fields[column] = int(text)
+        elif column == "tls":
+            fields[column] = text.lower() in ("true", "yes", "1") if text.lower() in (
+                "true", "yes", "1", "false", "no", "0") else text
+        elif column == "notebooks":
+            fields[column] = [item.strip() for item in text.split(",") if item.strip()]
+        else:
+            fields[column] = text
+    return fields
+
+
+def _is_own(path: Path) -> bool:
+    """A file only this user can have written: theirs, and not writable by group or others."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
+            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def declaration_here(name: str, site=None) -> tuple[dict, Path | None]:
+    """What the project in the current directory declares for ``name`` (nothing if none).
+
+    Only a project whose config is the user's own counts: a directory someone else prepared
+    must not choose what the user's session runs (its image recipe, its notebooks).
+    """
+    base = Path.cwd()
+    if not _is_own(base / CONFIG):
+        return {}, None
+    config = load_yaml(base / CONFIG)
+    if "sessions_sheet" in config and not _is_own(base / config["sessions_sheet"]):
+        return {}, None
+    fields, folder = declarations(config, base, site).get(name, ({}, None))
+    return fields, folder

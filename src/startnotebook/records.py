@@ -1,0 +1,183 @@
+"""Launch records: the files one launch leaves in ``.startnotebook/launches/<id>/``.
+
+    launch.json       what was launched: settings, backend, profile, when (written first)
+    password          the launch's password (0600; removed when the session ends)
+    jupyter_config.json   the server's settings: password hash, timeouts, where to hand over
+    job.json          the backend's job: SLURM job id, or the local process
+    handover.json     written by the job once its server listens: host, port, scheme, node
+    connection.json   URL and password, once the URL answers (0600; removed when the session ends)
+    end.json          how and when the session ended (written by the job, or by whoever finds out)
+
+Every file is written whole or not at all (a temporary file renamed into place) and read
+forgivingly: a file that is missing, empty or damaged (a full quota, a crash) reads as absent and
+marks the record as damaged, so that a command can say so and carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SessionFolderError
+
+PRIVATE_MODE = 0o600
+
+
+def new_launch_id() -> str:
+    """Sortable by time (UTC), unique by its random tail."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by the owner only, atomically; the mode is set before any byte."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_MODE)
+        with os.fdopen(fd, "w") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except OSError as error:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise SessionFolderError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+def write_json(path: Path, record: dict) -> None:
+    write_private(path, json.dumps(record, indent=2) + "\n")
+
+
+class Damaged(Exception):
+    """A record file exists but cannot be read as what it should be."""
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON object in ``path``; None if there is none; Damaged if it is unreadable."""
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise Damaged(f"{path}: {error}") from error
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        raise Damaged(f"{path}: not JSON") from error
+    if not isinstance(record, dict):
+        raise Damaged(f"{path}: not a JSON object")
+    return record
+
+
+@dataclass(frozen=True)
+class LaunchRecord:
+    """The files of one launch of a session."""
+
+    folder: Path
+
+    @property
+    def id(self) -> str:
+        return self.folder.name
+
+    # --- where ---------------------------------------------------------------------------------
+    @property
+    def launch_file(self) -> Path:
+        return self.folder / "launch.json"
+
+    @property
+    def password_file(self) -> Path:
+        return self.folder / "password"
+
+    @property
+    def jupyter_config_file(self) -> Path:
+        return self.folder / "jupyter_config.json"
+
+    @property
+    def job_file(self) -> Path:
+        return self.folder / "job.json"
+
+    @property
+    def job_script(self) -> Path:
+        return self.folder / "job.sh"
+
+    @property
+    def handover_file(self) -> Path:
+        return self.folder / "handover.json"
+
+    @property
+    def connection_file(self) -> Path:
+        return self.folder / "connection.json"
+
+    @property
+    def end_file(self) -> Path:
+        return self.folder / "end.json"
+
+    @property
+    def notebooks(self) -> Path:
+        """Notebooks fetched for this launch, before they are put into the session folder."""
+        return self.folder / "notebooks"
+
+    # --- what ----------------------------------------------------------------------------------
+    def _read(self, path: Path) -> dict | None:
+        try:
+            return read_json(path)
+        except Damaged:
+            return None
+
+    def launch(self) -> dict | None:
+        return self._read(self.launch_file)
+
+    def job(self) -> dict | None:
+        return self._read(self.job_file)
+
+    def handover(self) -> dict | None:
+        return self._read(self.handover_file)
+
+    def connection(self) -> dict | None:
+        return self._read(self.connection_file)
+
+    def end(self) -> dict | None:
+        return self._read(self.end_file)
+
+    def damage(self) -> list[str]:
+        """The record files that exist but cannot be read."""
+        damaged = []
+        for path in (self.launch_file, self.job_file, self.handover_file, self.connection_file,
+                     self.end_file):
+            try:
+                read_json(path)
+            except Damaged as error:
+                damaged.append(str(error))
+        return damaged
+
+    def password(self) -> str | None:
+        try:
+            return self.password_file.read_text().strip() or None
+        except OSError:
+            return None
+
+    # --- ending --------------------------------------------------------------------------------
+    def close(self, state: str, reason: str, ended: float | None = None) -> dict:
+        """Record how the session ended (if nobody did yet) and remove its secrets."""
+        end = self.end()
+        if end is None:
+            end = {"state": state, "reason": reason, "ended": ended or time.time()}
+            try:
+                write_json(self.end_file, end)
+            except SessionFolderError:
+                pass  # a full or read-only folder: the secrets go anyway
+        self.forget_secrets()
+        return end
+
+    def forget_secrets(self) -> None:
+        for path in (self.password_file, self.connection_file):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                pass  # reported by whoever needs the file next

@@ -1,0 +1,74 @@
+"""What the user reads: the connection banner and the ``--check`` summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .launching import LaunchPlan
+
+
+def _access(connection: dict, tunnel: bool) -> str:
+    # The original tool's wording: users and their scripts know these lines.
+    lines = [
+        "Access your notebook using the following parameters:",
+        "",
+        f"\turl : {connection['url']}",
+        f"\tpass: {connection['password']}",
+    ]
+    if connection.get("certificate_sha256"):
+        lines.append(f"\tsha256 fingerprint of its certificate: {connection['certificate_sha256']}")
+    if tunnel:
+        lines += [
+            "",
+            "The node is not reachable from your laptop directly: run there",
+            f"\t{connection['tunnel']['command']}",
+            f"then open {connection['tunnel']['local_url']}",
+        ]
+    return "\n".join(lines)
+
+
+def connection_banner(connection: dict, tunnel: bool = False) -> str:
+    return "Notebook successfully launched!\n" + _access(connection, tunnel)
+
+
+def already_running(connection: dict, tunnel: bool = False) -> str:
+    return (
+        f"Notebook {connection['name']} is already running (job {connection['job_id']}); "
+        "nothing new was started.\n" + _access(connection, tunnel)
+    )
+
+
+def image_summary(plan: LaunchPlan) -> str:
+    container = plan.container
+    if container.runtime == "none":
+        return "none (Jupyter from this tool's own Python environment)"
+    if plan.recipe is not None:
+        from .image import image_state
+
+        return f"{container.image} ({image_state(plan.image.parent, plan.recipe)}; recipe {plan.recipe})"
+    return f"{container.image} (prebuilt, {'present' if Path(container.image).exists() else 'MISSING'})"
+
+
+def check_summary(plan: LaunchPlan) -> str:
+    settings, flavour = plan.settings, plan.settings.flavour
+    hours, minutes = divmod(flavour.runtime, 60)
+    lines = [
+        ("session", settings.name),
+        ("folder", str(plan.session.folder)),
+        ("profile", str(plan.site.profile) if plan.site.profile else "none (the local default)"),
+        ("flavour", flavour.name),
+        ("cpus", str(flavour.cpus_per_task)),
+        ("memory", f"{flavour.mem_mb} MB"),
+        ("wall time", f"{hours}:{minutes:02d}:00 ({flavour.runtime} min)"),
+        ("kernel timeout", f"{settings.kernel_timeout} s"),
+        ("notebook timeout", f"{settings.notebook_timeout} s"),
+        ("tls", "https" if settings.tls else "off (http)"),
+        ("container", plan.container.runtime),
+        ("image", image_summary(plan)),
+        *plan.backend.describe(plan.job_spec()),
+    ]
+    if settings.notebooks:
+        lines.append(("notebooks", ", ".join(settings.notebooks)))
+    width = max(len(label) for label, _ in lines)
+    body = "\n".join(f"  {label:<{width}} : {value}" for label, value in lines)
+    return f"Dry run (--check): nothing is started, nothing is written.\n{body}"

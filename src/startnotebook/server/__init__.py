@@ -1,0 +1,7 @@
+"""The side of startnotebook that runs in the job: the session's Jupyter server.
+
+    python -P -m startnotebook.server LAUNCH/jupyter_config.json
+
+Everything here runs on the compute node, maybe inside a container image that has Jupyter but not
+this package's dependencies: it imports only Jupyter, the standard library and ``records``.
+"""

@@ -1,0 +1,167 @@
+"""A session: a name, its checked folder, and the records of its launches.
+
+    <sessions_root>/NAME/        the user's notebooks and files (Jupyter's root, HOME of the job)
+      .jupyter/ .ipython/ .local/ .config/     Jupyter, IPython and pip state of the session
+      .startnotebook/                          startnotebook's own files, mode 0700
+        lock                                   held by the launch in progress
+        launches/<id>/                         one launch's records (see records.py)
+        logs/server.log  logs/workflow.log     appended by every launch, never truncated
+        tls/                                   the session's own certificate and key
+        snakemake/                             Snakemake's working folder for a launch
+
+Nothing outside .startnotebook/ is ever written or removed by startnotebook but the dot folders
+above (made if missing) and notebooks a session brings that are not there yet.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import folders
+from .config import Site
+from .errors import SessionFolderError
+from .records import LaunchRecord, new_launch_id
+
+DOT_FOLDERS = (".jupyter", ".ipython", ".local", ".config")
+PRIVATE = ".startnotebook"
+
+
+@dataclass(frozen=True)
+class Session:
+    """One session folder, checked (see folders.py) when the object was made."""
+
+    name: str
+    folder: Path
+
+    @classmethod
+    def find(cls, site: Site, name: str, create: bool = False) -> "Session":
+        root = folders.sessions_root(site.sessions_root, create)
+        return cls(name, folders.session_folder(root, name, create))
+
+    @property
+    def exists(self) -> bool:
+        return (self.folder / PRIVATE).is_dir()
+
+    # --- where ---------------------------------------------------------------------------------
+    @property
+    def private(self) -> Path:
+        return self.folder / PRIVATE
+
+    @property
+    def launches_folder(self) -> Path:
+        return self.private / "launches"
+
+    @property
+    def logs(self) -> Path:
+        return self.private / "logs"
+
+    @property
+    def server_log(self) -> Path:
+        return self.logs / "server.log"
+
+    @property
+    def workflow_log(self) -> Path:
+        return self.logs / "workflow.log"
+
+    @property
+    def tls_folder(self) -> Path:
+        return self.private / "tls"
+
+    @property
+    def snakemake_folder(self) -> Path:
+        return self.private / "snakemake"
+
+    # --- launches ------------------------------------------------------------------------------
+    def launches(self) -> list[LaunchRecord]:
+        """This session's launch records, oldest first."""
+        try:
+            entries = sorted(entry for entry in os.listdir(self.launches_folder) if not entry.startswith("."))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as error:
+            raise SessionFolderError(f"cannot read {self.launches_folder}: {error.strerror}") from error
+        return [LaunchRecord(self.launches_folder / entry) for entry in entries]
+
+    def latest(self) -> LaunchRecord | None:
+        launches = self.launches()
+        return launches[-1] if launches else None
+
+    def new_launch(self) -> LaunchRecord:
+        """The record of a new launch (its folder is made by the launch's first rule)."""
+        return LaunchRecord(self.launches_folder / new_launch_id())
+
+    # --- making it ready -------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Make the folders a launch writes to (an existing folder is kept as it is)."""
+        try:
+            for name in DOT_FOLDERS:
+                (self.folder / name).mkdir(mode=0o700, exist_ok=True)
+            for private in (self.private, self.launches_folder, self.logs):
+                private.mkdir(mode=0o700, exist_ok=True)
+                if private.is_symlink():
+                    raise SessionFolderError(f"{private} is a symbolic link; refusing to follow it")
+            # Passwords live below: a folder made earlier may have a wider mode.
+            os.chmod(self.private, 0o700, follow_symlinks=False)
+        except OSError as error:
+            raise SessionFolderError(
+                f"session folder {self.folder} cannot be written: {error.strerror or error}"
+            ) from error
+
+    def hold_launch_lock(self, on_wait=None) -> int:
+        """One launch of a session at a time: this process's, until it closes the returned fd
+        or ends (even killed: the lock dies with it).
+
+        ``on_wait()`` is called once if another launch holds the lock; this one then waits for it.
+        """
+        try:
+            fd = os.open(self.private / "lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as error:
+            raise SessionFolderError(
+                f"session folder {self.folder} cannot be written: {error.strerror}") from error
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    @contextmanager
+    def launch_lock(self, on_wait=None):
+        fd = self.hold_launch_lock(on_wait)
+        try:
+            yield
+        finally:
+            os.close(fd)
+
+    def launch_in_progress(self) -> bool:
+        """Does a launch of this session hold the lock right now?"""
+        try:
+            fd = os.open(self.private / "lock", os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+
+def sessions(site: Site) -> list[Session]:
+    """The user's sessions: the folders under the sessions root that hold startnotebook records."""
+    root = folders.sessions_root(site.sessions_root, create=False)
+    try:
+        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False) and os.path.isdir(os.path.join(entry.path, PRIVATE)):
+            found.append(Session(entry.name, Path(entry.path)))
+    return found

@@ -1,0 +1,150 @@
+"""The package's side of workflow/Snakefile: which sessions it offers, and each launch's plan.
+
+Two ways in, one plan:
+
+* ``startnotebook`` resolves everything first (site, session, is it running?), makes the
+  :class:`~startnotebook.launching.LaunchPlan` and hands it over (:func:`hand_over`) before it runs
+  the workflow in its own process: the Snakefile takes that plan as it is.
+* ``snakemake notebook_NAME`` (a project's sessions, see project.py): the Snakefile resolves the
+  site (the profile Snakemake was given) and the project's declarations once when it is parsed,
+  and plans a session's launch only when its target is asked for (the target's input function).
+
+Every file of a launch lives in its record folder, which is the ``{launch}`` wildcard of the rules:
+a new launch is a new folder, so Snakemake runs all its rules, and a running session's files are
+never touched by a later run.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+from . import image, profiles, resources
+from .backends import get_backend
+from .config import Site, load_site, session_settings
+from .errors import StartNotebookError
+from .launching import Assessment, LaunchPlan, assess, plan_launch
+from .report import already_running, connection_banner
+from .session import Session
+
+#: A launch record folder: <session folder>/.startnotebook/launches/<id>.
+LAUNCH_PATTERN = r"/.+/\.startnotebook/launches/[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}"
+
+_handed_over: dict[str, LaunchPlan] = {}  # by launch folder
+_lock = threading.Lock()
+
+
+def hand_over(plan: LaunchPlan) -> None:
+    """``startnotebook``'s plan, for the Snakefile it is about to run in this process."""
+    _handed_over[str(plan.record.folder)] = plan
+
+
+def handed_over() -> list[LaunchPlan]:
+    return list(_handed_over.values())
+
+
+class Sessions:
+    """The sessions a run of the Snakefile offers as targets, and their launches."""
+
+    def __init__(self, workflow, config: dict):
+        self.workflow = workflow
+        self.plans: dict[str, LaunchPlan] = {}  # by launch folder
+        self.running: dict[str, dict] = {}  # by name: the connection of a running session
+        self.planned: dict[str, str] = {}  # by name: its launch folder
+        self._locks = []
+        handed = handed_over()
+        if handed:
+            self.site: Site | None = handed[0].site
+            self.declared: dict[str, tuple[dict, Path | None]] = {}
+            for plan in handed:
+                self._adopt(plan)
+        elif workflow.is_main_process:
+            from . import project
+
+            site_profiles = profiles.given_to_snakemake()
+            self.site = load_site(site_profiles[-1] if site_profiles else None)
+            self.declared = project.declarations(config, Path.cwd(), self.site)
+        else:
+            # A batch job of this workflow (the image build) needs its rules, not the sessions.
+            self.site, self.declared = None, {}
+
+    def _adopt(self, plan: LaunchPlan) -> None:
+        self.plans[str(plan.record.folder)] = plan
+        self.planned[plan.name] = str(plan.record.folder)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({*self.declared, *self.planned})
+
+    def plan(self, launch: str) -> LaunchPlan:
+        return self.plans[launch]
+
+    # --- targets -----------------------------------------------------------------------------
+    def target_input(self, name: str) -> list[str]:
+        """What ``notebook_NAME`` needs: a new launch's connection, or nothing if it runs."""
+        with _lock:
+            if name in self.running:
+                return []
+            if name not in self.planned:
+                self._plan(name)
+            if name in self.running:
+                return []
+            return [str(Path(self.planned[name]) / "connection.json")]
+
+    def _plan(self, name: str) -> None:
+        fields, base = self.declared[name]
+        settings = session_settings(self.site, name, fields, base)
+        dry = self.workflow.dryrun
+        session = Session.find(self.site, name, create=not dry)
+        backend = get_backend(self.site.backend)
+        previous = Assessment()
+        if session.exists:
+            if not dry:
+                session.prepare()
+                self._locks.append(session.hold_launch_lock(
+                    on_wait=lambda: print(f"startnotebook: another launch of {name} is in progress; "
+                                          "waiting for it", file=sys.stderr)))
+            previous = assess(session, backend)
+            if previous.running is not None:
+                self.running[name] = previous.connection
+                return
+            if previous.notice:
+                print(f"startnotebook: {previous.notice}", file=sys.stderr)
+        self._adopt(plan_launch(self.site, settings, session, backend, previous))
+
+    def report(self, name: str) -> None:
+        """The target's action: say how to reach the session (``startnotebook`` says it itself)."""
+        if name in self.running:
+            print(already_running(self.running[name], tunnel=not self.site.nodes_reachable))
+            return
+        plan = self.plans[self.planned[name]]
+        if plan.launched_by == "snakemake":
+            print(connection_banner(plan.connection, tunnel=not self.site.nodes_reachable))
+
+    # --- images ------------------------------------------------------------------------------
+    def image_input(self, launch: str) -> list[str]:
+        plan = self.plans[launch]
+        return [str(plan.image)] if plan.image is not None else []
+
+    def recipe_of(self, image_dir: str, digest: str) -> str:
+        """The recipe of image notebook-DIGEST: one of a planned launch, a declared session or
+        the shipped one (``snakemake IMAGE_DIR/notebook-DIGEST`` builds an image by itself)."""
+        recipes = [plan.recipe for plan in self.plans.values() if plan.recipe is not None]
+        recipes += [base / fields["image"] if not Path(fields["image"]).is_absolute() else Path(fields["image"])
+                    for fields, base in self.declared.values() if fields.get("image")]
+        recipes.append(resources.notebook_recipe())
+        for recipe in recipes:
+            if image.recipe_digest(recipe) == digest:
+                return str(recipe)
+        raise StartNotebookError(f"no recipe of this run has the digest {digest} (image notebook-{digest})")
+
+    @property
+    def build_proxy(self) -> str | None:
+        return self.site.container.build_proxy if self.site else None
+
+    # --- ending ------------------------------------------------------------------------------
+    def abandon_unfinished(self, reason: str) -> None:
+        """The workflow failed or was interrupted: no launch of this run may leave a job behind."""
+        for plan in self.plans.values():
+            plan.abandon(plan.failure and str(plan.failure) or reason)

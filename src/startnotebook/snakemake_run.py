@@ -1,0 +1,84 @@
+"""Running the workflow target ``notebook_NAME`` in this process, with the launch's plan.
+
+Through Snakemake's command-line entry (``snakemake.cli``), because only it applies profiles; with
+every path given absolute, so that Snakemake's own lookups in the current directory (a profile or
+a workflow profile of the same name there) never apply. Snakemake's output goes to the session's
+``logs/workflow.log`` (and, with ``--verbose``, to the terminal too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from . import resources
+from .launching import LaunchPlan
+from .snakefile import hand_over
+
+
+def snakemake_argv(plan: LaunchPlan) -> list[str]:
+    argv = [
+        f"notebook_{plan.name}",
+        "--snakefile", str(resources.snakefile()),
+        "--workflow-profile", str(resources.workflow_profile()),
+        "--profile", str(plan.site.profile) if plan.site.profile else "none",
+        # Snakemake's own bookkeeping (.snakemake/) goes into the session's private folder.
+        "--directory", str(plan.session.snakemake_folder),
+        # The launch holds a lock of its own (Session.launch_lock); Snakemake's would outlive a
+        # killed launch. Each launch writes new files: no metadata is worth keeping.
+        "--nolock", "--drop-metadata",
+    ]
+    if plan.image is None or plan.image.exists():
+        # No batch job to run (the notebook job is submitted by the submit rule): an executor
+        # plugin would only cost time and questions to the controller.
+        argv += ["--executor", "local"]
+    return argv
+
+
+class _Lines(io.TextIOBase):
+    """A text stream into the workflow log, copied line by line to the terminal if asked to."""
+
+    def __init__(self, log: TextIO, echo: TextIO | None, prefix: str):
+        self.log, self.echo, self.prefix, self.pending = log, echo, prefix, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        self.log.flush()
+        if self.echo is not None:
+            self.pending += text
+            *lines, self.pending = self.pending.split("\n")
+            for line in lines:
+                self.echo.write(f"{self.prefix}{line}\n")
+            self.echo.flush()
+        return len(text)
+
+
+def run_workflow(plan: LaunchPlan, log_path: Path, echo: TextIO | None = None) -> bool:
+    """Run the launch's target; False if the workflow failed (the plan knows why)."""
+    hand_over(plan)
+    plan.session.snakemake_folder.mkdir(mode=0o700, exist_ok=True)
+    with open(log_path, "a") as log:
+        lines = _Lines(log, echo, "[workflow] ")
+        with contextlib.redirect_stderr(lines), contextlib.redirect_stdout(lines):
+            from snakemake.cli import args_to_api, parse_args
+
+            parser, args = parse_args(snakemake_argv(plan))
+            before = set(threading.enumerate())
+            try:
+                return bool(args_to_api(args, parser))
+            finally:
+                _cancel_leftover_timers(before)
+
+
+def _cancel_leftover_timers(before: set) -> None:
+    """Snakemake's job rate limiter leaves a re-evaluation timer (1 s) behind a finished run; the
+    process would wait for it before it exits. The run is over: nothing is left to re-evaluate."""
+    for thread in set(threading.enumerate()) - before:
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
