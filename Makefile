@@ -2,9 +2,12 @@
 #   make demo   installs startnotebook into .venv and starts the notebook "demo" on this machine
 #   make test   installs what the tests need (Debian packages, .venv) and runs the whole suite
 
-PYTHON ?= python3
+# A Python every user can run: the tests also run sessions as ordinary users (a Python under
+# /root, such as pyenv's, is out of their reach). Debian's, if it is recent enough; else python3.
+PYTHON ?= $(shell for python in /usr/bin/python3 python3; do \
+	$$python -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $$python && break; done)
 VENV := .venv
-SOURCES := pyproject.toml Snakefile $(shell find workflow schemas config profiles envs -type f -not -path '*/__pycache__/*')
+SOURCES := pyproject.toml $(shell find src workflow schemas config profiles envs -type f -not -path "*/__pycache__/*")
 
 .PHONY: demo test install system-packages clean
 

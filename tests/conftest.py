@@ -63,9 +63,10 @@ class User:
         if slurm_conf is not None:
             self.env["SLURM_CONF"] = str(slurm_conf)
 
-    def run(self, *args: str, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:
+    def run(self, *args: str, timeout: float = 180, cwd: Path | None = None,
+            **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run(args, env=self.env, capture_output=True, text=True,
-                              timeout=timeout, cwd=self.home, **kwargs)
+                              timeout=timeout, cwd=cwd or self.home, **kwargs)
 
     def startnotebook(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return self.run(str(BIN / "startnotebook"), *args, **kwargs)

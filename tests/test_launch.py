@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
 import subprocess
 from pathlib import Path
@@ -152,6 +154,61 @@ def test_two_launches_of_one_name_at_once_start_one_server(user):
     assert len(launched) == 1, outcomes
     other = next(outcome for outcome in outcomes if "successfully launched" not in outcome[0])
     assert ("another launch of twice is in progress" in other[1]) or ("already running" in other[0])
+    servers = [pid for pid in user.server_processes()
+               if b"startnotebook.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(servers) == 1, servers
+
+
+PLANTED = "open({marker!r}, 'a').write(__name__ + '\\n')\n"
+
+
+def test_code_planted_where_the_user_stands_or_in_the_session_folder_never_runs(user, tmp_path):
+    """Python puts the current directory first on sys.path for `python -m`: none of ours may."""
+    marker = tmp_path / "planted-code-ran"
+    here = tmp_path / "someone-elses-directory"
+    (here / "snakemake").mkdir(parents=True)
+    session = user.home / "planted"
+    (session / "jupyter_server").mkdir(parents=True)
+    for module in (here / "snakemake/__init__.py", here / "snakemake/__main__.py", here / "yaml.py",
+                   here / "pandas.py", here / "tornado.py", here / "startnotebook.py",
+                   session / "yaml.py", session / "traitlets.py", session / "startnotebook.py",
+                   session / "jupyter_server/__init__.py"):
+        module.write_text(PLANTED.format(marker=str(marker)))
+    result = user.startnotebook("--name", "planted", "--notebook-timeout", "60", cwd=here)
+    assert result.returncode == 0, result.stderr
+    jupyter = JupyterSession(*parse_banner(result.stdout))
+    assert jupyter.connect(jupyter.start_kernel()).execute("6 * 7") == "42"
+    assert not marker.exists(), marker.read_text()
+    assert sorted(path.name for path in here.iterdir()) == [
+        "pandas.py", "snakemake", "startnotebook.py", "tornado.py", "yaml.py"]  # nothing added
+
+
+@pytest.mark.parametrize("damaged, text, crashed", [
+    ("connection.json", "", True),
+    ("job.json", '{"backend": "lo', True),
+    ("connection.json", "\x00\x00\x00", False),
+], ids=["empty connection after a crash", "half-written job after a crash",
+        "garbled connection while running"])
+def test_a_damaged_launch_record_is_recovered_not_a_traceback(user, damaged, text, crashed):
+    folder = user.home / "damaged"
+    first = user.startnotebook("--name", "damaged", "--notebook-timeout", "60")
+    assert first.returncode == 0, first.stderr
+    job = job_of(folder)
+    if crashed:
+        # The whole session dies at once, leaving no word of how it ended (as a crash does).
+        os.killpg(int(job["id"]), signal.SIGKILL)
+        assert wait_until(lambda: not Path(f"/proc/{job['id']}").exists(), 10)
+    (latest_launch(folder) / damaged).write_text(text)
+
+    again = user.startnotebook("--name", "damaged", "--notebook-timeout", "60")
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr + again.stdout
+    assert "successfully launched" in again.stdout
+    if not crashed:
+        assert "is stale" in again.stdout and "its record is damaged" in again.stdout
+    url, password = parse_banner(again.stdout)
+    assert url != parse_banner(first.stdout)[0] or not crashed
+    JupyterSession(url, password)
     servers = [pid for pid in user.server_processes()
                if b"startnotebook.server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(servers) == 1, servers

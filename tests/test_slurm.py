@@ -7,9 +7,11 @@ address; the tests run on the submit side (the hub) and reach the nodes over tha
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -221,3 +223,44 @@ def test_a_declared_session_launches_with_snakemake_and_the_slurm_profile(slurm,
     facts = facts_inside(url, password)
     assert facts["host"] in ("c1", "c2") and facts["job"]
     assert slurm.scontrol_job(facts["job"])["NumCPUs"] == "4"
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["running session", "ended session"])
+def test_an_unreachable_controller_is_one_line_and_nothing_is_launched(slurm, researcher, running):
+    name = f"unreachable-{running}"
+    url, password, job_id = launch(researcher, "--name", name, "--notebook-timeout",
+                                   "600" if running else "2")
+    if not running:
+        assert wait_until(lambda: job_id not in slurm.queue(), 30)
+    slurm.stop_controller()
+    try:
+        result = researcher.startnotebook("--profile", "slurm", "--name", name, timeout=150)
+    finally:
+        slurm.start_controller(clean=False)
+    assert result.returncode != 0
+    assert result.stderr.startswith("startnotebook: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "controller" in result.stderr
+    assert "successfully launched" not in result.stdout and "already running" not in result.stdout
+
+
+def _is_python(path: str) -> bool:
+    """A Python interpreter, or a script run by one (a console script such as startnotebook)."""
+    if "python" in Path(path).name:
+        return True
+    try:
+        with open(path, "rb") as stream:
+            first = stream.readline()
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
+
+
+def test_a_launch_runs_in_one_python_interpreter_on_the_login_node(slurm, researcher, tmp_path):
+    """The CLI runs the workflow in its own process: no `python -m snakemake`, no step processes."""
+    trace = tmp_path / "exec.trace"
+    result = researcher.run("strace", "-f", "-qq", "-e", "trace=execve", "-o", str(trace),
+                            str(BIN / "startnotebook"), "--profile", "slurm", "--name", "counted")
+    assert result.returncode == 0, result.stdout + result.stderr
+    started = re.findall(r'execve\("([^"]+)".* = 0$', trace.read_text(), re.M)
+    assert [path for path in started if _is_python(path)] == [str(BIN / "startnotebook")], started
+    assert "sbatch" in " ".join(started)

@@ -124,3 +124,14 @@ def test_a_damaged_record_file_is_recognised(tmp_path, text):
         read_json(path)
     assert LaunchRecord(tmp_path).connection() is None
     assert LaunchRecord(tmp_path).damage()
+
+
+def test_jupyter_accepts_the_password_hash_of_a_launch():
+    from jupyter_server.auth.security import passwd_check
+
+    from startnotebook.credentials import hash_password, new_password
+
+    password = new_password()
+    hashed = hash_password(password)
+    assert passwd_check(hashed, password) and not passwd_check(hashed, password + "x")
+    assert len(password) >= 24

@@ -14,7 +14,6 @@ Both are validated with ``snakemake.utils.validate`` against the schemas, once p
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import yaml
 from . import profiles, resources
 from .errors import ConfigError, InvalidRequest
 from .names import check_name
+from .quick_imports import skip_iri_format_checker
 
 
 # --- reading and validating ------------------------------------------------------------------
@@ -43,19 +43,12 @@ def load_yaml(path: str | Path) -> dict:
     return loaded
 
 
-def _quick_jsonschema() -> None:
-    # jsonschema imports rfc3987_syntax, when installed, to check the "iri" string format: its
-    # Lark grammar is compiled at import time (~0.9 s here). No schema of ours uses that format.
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)
-
-
 def schema_errors(data, schema: str):
     """``data`` validated against ``schemas/<schema>``; the first problem found, or None.
 
     Through snakemake.utils.validate, as a workflow validates its config (defaults filled in).
     """
-    _quick_jsonschema()
+    skip_iri_format_checker()
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate
 

@@ -61,17 +61,19 @@ def assess(session: Session, backend: Backend) -> Assessment:
     if latest is None or latest.end() is not None:
         return Assessment()
     name, damage = session.name, latest.damage()
-    job = latest.job()
+    job, handover = latest.job(), latest.handover()
+    server = Server.from_handover(handover) if handover else None
     if job is None:
         why = f"its record is damaged ({damage[0]})" if damage else "it never submitted its job"
-        return Assessment(stale=latest, notice=f"the last launch of {name} did not finish: {why}; "
-                                               "launching afresh")
+        # A server it may have started all the same is found by its handover.
+        live = server if server is not None and server.answers() else None
+        return Assessment(stale=latest, stale_server=live,
+                          notice=f"the last launch of {name} did not finish: {why}; launching afresh")
     status = backend.status(job)
     if status.alive is None:
         raise ControllerUnreachable(
             f"cannot tell whether {name}'s job {job['id']} still runs: {status.reason}")
-    handover, connection = latest.handover(), latest.connection()
-    server = Server.from_handover(handover) if handover else None
+    connection = latest.connection()
     if status.alive:
         if connection is not None and server is not None and server.answers():
             return Assessment(running=latest, connection=connection)

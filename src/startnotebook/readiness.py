@@ -19,7 +19,7 @@ from .client import Server
 from .errors import LaunchInterrupted, ServerFailed
 from .records import LaunchRecord
 
-FILE_POLL_SECONDS = 0.1
+FILE_POLL_SECONDS = 0.05
 LOG_TAIL_LINES = 12
 
 #: Set when the user interrupts (Ctrl-C): every wait of this process stops.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pathlib import Path
 from .errors import SessionFolderError
 
 PRIVATE_MODE = 0o600
+LAUNCH_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}")
 
 
 def new_launch_id() -> str:

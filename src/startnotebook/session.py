@@ -24,7 +24,7 @@ from pathlib import Path
 from . import folders
 from .config import Site
 from .errors import SessionFolderError
-from .records import LaunchRecord, new_launch_id
+from .records import LAUNCH_ID, LaunchRecord, new_launch_id
 
 DOT_FOLDERS = (".jupyter", ".ipython", ".local", ".config")
 PRIVATE = ".startnotebook"
@@ -79,7 +79,7 @@ class Session:
     def launches(self) -> list[LaunchRecord]:
         """This session's launch records, oldest first."""
         try:
-            entries = sorted(entry for entry in os.listdir(self.launches_folder) if not entry.startswith("."))
+            entries = sorted(entry for entry in os.listdir(self.launches_folder) if LAUNCH_ID.fullmatch(entry))
         except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as error:

@@ -25,11 +25,12 @@ from .backends import get_backend
 from .config import Site, load_site, session_settings
 from .errors import StartNotebookError
 from .launching import Assessment, LaunchPlan, assess, plan_launch
+from .records import LAUNCH_ID
 from .report import already_running, connection_banner
 from .session import Session
 
 #: A launch record folder: <session folder>/.startnotebook/launches/<id>.
-LAUNCH_PATTERN = r"/.+/\.startnotebook/launches/[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}"
+LAUNCH_PATTERN = r"/.+/\.startnotebook/launches/" + LAUNCH_ID.pattern
 
 _handed_over: dict[str, LaunchPlan] = {}  # by launch folder
 _lock = threading.Lock()

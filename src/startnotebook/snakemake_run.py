@@ -27,6 +27,10 @@ def snakemake_argv(plan: LaunchPlan) -> list[str]:
         "--profile", str(plan.site.profile) if plan.site.profile else "none",
         # Snakemake's own bookkeeping (.snakemake/) goes into the session's private folder.
         "--directory", str(plan.session.snakemake_folder),
+        # All but the source cache, which would otherwise go to ~/.cache/snakemake, outside the
+        # session: Snakemake keeps it in a temporary folder of the run instead.
+        "--shared-fs-usage", "persistence", "input-output", "software-deployment", "sources",
+        "storage-local-copies", "software-deployment-cache",
         # The launch holds a lock of its own (Session.launch_lock); Snakemake's would outlive a
         # killed launch. Each launch writes new files: no metadata is worth keeping.
         "--nolock", "--drop-metadata",

@@ -42,6 +42,7 @@ def begin(plan: LaunchPlan) -> None:
     """Retire what an earlier launch left behind, make the folders, record what is launched."""
     retire(plan.previous, plan.backend)
     plan.session.prepare()
+    os.chmod(plan.record.folder, 0o700)  # made by Snakemake for this rule's output
     write_launch_record(plan)
 
 

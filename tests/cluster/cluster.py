@@ -145,11 +145,20 @@ class Cluster:
                      f"--seed-file={munge}/munged.seed"])
         self._wait_for(lambda: (munge / "munge.socket").exists(), "munged")
 
-    def start_controller(self) -> None:
-        # -c: start from clean state, so no drain or job from an earlier run is remembered.
-        self._start(in_netns(HUB, "slurmctld", "-D", "-c", "-f", str(self.conf)))
+    def start_controller(self, clean: bool = True) -> None:
+        # -c: start from clean state, so no drain or job from an earlier run is remembered; a
+        # restart within a run recovers its jobs from the saved state instead.
+        self.controller = self._start(in_netns(HUB, "slurmctld", "-D", *(["-c"] if clean else []),
+                                               "-f", str(self.conf)), keep=True)
         self._wait_for(lambda: run("scontrol", "ping", check=False, env=self.env).returncode == 0,
                        "slurmctld")
+
+    def stop_controller(self) -> None:
+        """slurmctld goes away (as in a crash or a restart); jobs keep running on the nodes."""
+        process = self.controller
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+        self.daemons.remove(process)
 
     def start_node(self, node: str) -> None:
         # /etc/slurm too: Snakemake's SLURM jobstep drops SLURM_CONF before its srun, which then
@@ -202,14 +211,15 @@ class Cluster:
         # Job steps outlive a stopped slurmd; they are the cluster's too.
         run("pkill", "-KILL", "-f", f"slurmstepd|{self.state}", check=False)
 
-    def _start(self, command: list[str]) -> Path:
-        """Start a daemon in a session of its own; return the file its output goes to."""
-        path = self.state / f"{Path(command[0]).name}-{len(self.daemons)}.out"
+    def _start(self, command: list[str], keep: bool = False):
+        """Start a daemon in a session of its own; return the file its output goes to (or, with
+        ``keep``, the process)."""
+        path = self.state / f"{Path(command[0]).name}-{len(self.daemons)}-{time.time():.0f}.out"
         with open(path, "wb") as log:
-            self.daemons.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                                 stdin=subprocess.DEVNULL, env=self.env,
-                                                 start_new_session=True))
-        return path
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
+        self.daemons.append(process)
+        return process if keep else path
 
     def _wait_for(self, ready, what: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

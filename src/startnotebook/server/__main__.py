@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import sys
 
-from .app import SessionServerApp
+from ..quick_imports import skip_iri_format_checker
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -P -m startnotebook.server LAUNCH/jupyter_config.json", file=sys.stderr)
         return 2
+    skip_iri_format_checker()
+    from .app import SessionServerApp
+
     SessionServerApp.launch_instance([f"--SessionServerApp.session_config_file={argv[0]}"])
     SessionServerApp.instance().record_end()
     return 0

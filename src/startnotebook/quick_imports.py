@@ -1,0 +1,18 @@
+"""Imports that cost a launch seconds for nothing it uses.
+
+jsonschema imports ``rfc3987_syntax`` (when installed, as Jupyter's dependencies install it) to
+check the "iri" string format, and that module compiles a Lark grammar at import: ~1 s on these
+machines, in the launch (which validates its config) and in the job (Jupyter Server validates its
+events with jsonschema). No schema of ours or of Jupyter's events needs that format: without the
+module, jsonschema simply does not check it. Dependency-free: the job imports it too.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def skip_iri_format_checker() -> None:
+    """Call before jsonschema is first imported; too late, it changes nothing."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
