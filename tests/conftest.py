@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from accounts import Account
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -54,25 +56,47 @@ def wait_until(predicate, timeout: float, interval: float = 0.5):
 
 
 class User:
-    """A researcher with an empty home, typing commands."""
+    """A researcher typing commands: root with an empty home of its own, or, given an
+    ``account``, an ordinary Unix user (tests/accounts.py) with their real home."""
 
-    def __init__(self, home: Path, slurm_conf: Path | None = None):
-        self.home = home
-        self.env = {**os.environ, "HOME": str(home), "USER": os.environ.get("USER", "root")}
+    def __init__(self, home: Path, slurm_conf: Path | None = None, account: Account | None = None):
+        self.home, self.account = home, account
+        if account is None:
+            self.env = {**os.environ, "HOME": str(home), "USER": os.environ.get("USER", "root")}
+        else:
+            self.env = dict(account.env)
         self.env.pop("SNAKEMAKE_PROFILE", None)
         if slurm_conf is not None:
             self.env["SLURM_CONF"] = str(slurm_conf)
 
+    @classmethod
+    def ordinary(cls, name: str, slurm_conf: Path | None = None) -> "User":
+        account = Account(name, bin_dir=BIN)
+        return cls(account.home, slurm_conf, account)
+
+    def command(self, *args: str) -> list[str]:
+        return self.account.as_user(*args) if self.account else list(args)
+
     def run(self, *args: str, timeout: float = 180, cwd: Path | None = None,
             **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(args, env=self.env, capture_output=True, text=True,
+        return subprocess.run(self.command(*args), env=self.env, capture_output=True, text=True,
                               timeout=timeout, cwd=cwd or self.home, **kwargs)
+
+    def popen(self, *args: str, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(self.command(*args), env=self.env, cwd=self.home, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
     def startnotebook(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return self.run(str(BIN / "startnotebook"), *args, **kwargs)
 
     def snakemake(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
         return self.run(str(BIN / "snakemake"), *args, **kwargs)
+
+    def owns(self, path: Path) -> Path:
+        """Files a test made in the user's home become the user's."""
+        if self.account is not None:
+            subprocess.run(["chown", "-R", f"{self.account.uid}:{self.account.gid}", str(path)], check=True)
+        return path
 
     def slurm_profile(self, **site) -> Path:
         """A copy of profiles/slurm with ``site`` merged into its site.yaml."""
@@ -81,9 +105,6 @@ class User:
         profile = self.home / ".config" / "snakemake" / "slurm"
         if not profile.exists():
             shutil.copytree(REPO / "profiles" / "slurm", profile)
-            with open(profile / "config.yaml", "a") as config:
-                # The test cluster keeps no accounting (no slurmdbd): sacct cannot tell.
-                config.write("slurm-status-command: squeue\n")
         settings = yaml.safe_load((profile / "site.yaml").read_text())
         for key, value in site.items():
             if isinstance(value, dict):
@@ -91,6 +112,7 @@ class User:
             else:
                 settings[key] = value
         (profile / "site.yaml").write_text(yaml.safe_dump(settings))
+        self.owns(self.home / ".config")
         return profile
 
     def server_processes(self) -> list[int]:

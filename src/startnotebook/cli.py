@@ -14,7 +14,24 @@ import sys
 from . import __version__
 from .errors import StartNotebookError
 
-COMMANDS = {}  # name -> (module, help), filled below
+def _command(module: str):
+    def load():
+        from importlib import import_module
+
+        return import_module(f".commands.{module}", __package__)
+
+    return load
+
+
+#: startnotebook COMMAND: the module that runs it, and what it does.
+COMMANDS = {
+    "list": (_command("list_sessions"), "your sessions"),
+    "info": (_command("info"), "URL, password, tunnel, job of one session"),
+    "stop": (_command("stop"), "stop a session"),
+    "logs": (_command("logs"), "a session's server log"),
+    "usage": (_command("usage"), "core-hours and memory used"),
+    "init": (_command("init"), "a project of declared sessions"),
+}
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -86,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     except StartNotebookError as error:
         print(f"startnotebook: error: {error}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:
+        # The reader (`| head`) has gone: nothing more to say, and nobody to say it to.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

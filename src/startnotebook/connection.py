@@ -10,10 +10,11 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from datetime import datetime, timezone
+import time
 
 from .client import Server
 from .config import Site
+from .times import iso
 
 
 def login_host(site: Site) -> str:
@@ -28,10 +29,6 @@ def tunnel(site: Site, server: Server) -> dict:
         "command": f"ssh -N -L {port}:{server.host}:{port} {user}@{login_host(site)}",
         "local_url": f"{server.scheme}://localhost:{port}{server.base_url.rstrip('/')}",
     }
-
-
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
 def connection_record(plan, handover: dict, password: str) -> dict:
@@ -59,5 +56,5 @@ def connection_record(plan, handover: dict, password: str) -> dict:
         "runtime": flavour.runtime,
         "kernel_timeout": settings.kernel_timeout,
         "notebook_timeout": settings.notebook_timeout,
-        "started": iso(handover.get("started") or datetime.now(timezone.utc).timestamp()),
+        "started": iso(handover.get("started") or time.time()),
     }

@@ -1,10 +1,16 @@
 """The notebook image: built from the recipe in envs/notebook, named by the recipe's digest.
 
 A directory image (what Charliecloud runs without FUSE): Debian's minbase from the build host's
-own Debian mirror (debootstrap), then the recipe's Python packages from PyPI into the image's
+own Debian mirror (mmdebstrap), then the recipe's Python packages from PyPI into the image's
 system Python. The name carries a digest of the recipe, so a changed recipe is a new image (the
-workflow builds it) and an unchanged one is found as built. Building needs root (debootstrap,
-chroot): a site builds once into a shared image folder, or points container.image at its own.
+workflow builds it) and an unchanged one is found as built.
+
+Building needs no root: as an ordinary user mmdebstrap works in a user namespace (Debian's
+``uidmap`` and a subordinate uid/gid range in /etc/subuid and /etc/subgid, which Debian's
+useradd gives new users), and the image's files end up owned by the user who built it, so that
+``ch-run`` runs it as that user. Root builds the same way (mmdebstrap's unshare mode as root
+keeps the image's own owners). Either way the image carries no device nodes and no setuid or
+setgid bits: a runtime binds /dev, and nothing in a container gains privileges.
 
 The workflow first stages the recipe into ``<image_dir>/recipes/<digest>`` (with the build
 settings, such as ``container.build_proxy`` for build hosts without a way out, in build.json):
@@ -17,8 +23,10 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from . import resources
@@ -109,42 +117,111 @@ def debian_mirror() -> str:
     return DEFAULT_MIRROR
 
 
-def _run(command: list[str], log, env: dict[str, str]) -> None:
-    log.write(f"$ {' '.join(command)}\n")
-    log.flush()
-    result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if result.returncode != 0:
-        raise ContainerError(f"image build failed at: {' '.join(command[:3])} ... (see {log.name})")
+def _scratch_dir() -> str:
+    """Where mmdebstrap assembles the tree before it streams it out as a tar: a local disk.
+
+    In a user namespace the tree belongs to subordinate ids, which the namespace's root can only
+    create in a folder open to everyone (TMPDIR of a batch job often is not), and which a shared
+    file system (NFS, Lustre) refuses: so /var/tmp, not next to the image.
+    """
+    for candidate in (os.environ.get("TMPDIR"), "/var/tmp", "/tmp"):
+        if not candidate or not Path(candidate).is_dir():
+            continue
+        folder = Path(candidate).resolve()
+        if os.geteuid() == 0 or (folder.stat().st_mode & 0o003 == 0o003 and all(
+                parent.stat().st_mode & 0o001 for parent in folder.parents)):
+            return str(folder)
+    raise ContainerError("building the notebook image needs a temporary folder open to everyone "
+                         "(/var/tmp or /tmp, mode 1777)")
+
+
+def _failed(command: list[str], log) -> ContainerError:
+    return ContainerError(f"image build failed at: {' '.join(command[:3])} ... (see {log.name})")
+
+
+def _hook(*words: str) -> str:
+    return " ".join(shlex.quote(word) for word in words)
+
+
+# Run by mmdebstrap inside its namespace once the Debian packages are in ("$1" is the tree).
+# pip may install into the system Python of the image, and so may `pip install --user`; TLS to
+# the registry may be intercepted by a proxy the host trusts: trust what it trusts. The proxy
+# comes from the environment (unset: empty, which pip ignores), not from the command line.
+PIP_HOOK = (
+    'chroot "$1" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root PIP_CERT=/tmp/host-ca.crt '
+    '"http_proxy=${http_proxy:-}" "https_proxy=${https_proxy:-}" "no_proxy=${no_proxy:-}" '
+    "python3 -m pip install --no-cache-dir --root-user-action=ignore --no-warn-script-location "
+    "--quiet -r /tmp/requirements.txt >&2"
+)
+# Nothing of the build stays in the image: not the proxy (apt's 99mmdebstrap), not the host's
+# CA bundle; and no setuid or setgid file, which on the host would run as its owner.
+TIDY_HOOK = (
+    'rm -f "$1"/etc/apt/apt.conf.d/99mmdebstrap "$1"/tmp/requirements.txt "$1"/tmp/host-ca.crt && '
+    'find "$1" -xdev -type f -perm /6000 -exec chmod ug-s {} +'
+)
 
 
 def build(recipe: Path, dest: Path, log_path: Path) -> None:
-    """Build the image of the staged ``recipe`` at ``dest``, atomically: a failed build leaves no image."""
+    """Build the image of the staged ``recipe`` at ``dest``, atomically: a failed build leaves no image.
+
+    As root or as an ordinary user (mmdebstrap in a user namespace); the image's files belong to
+    whoever builds it.
+    """
+    if shutil.which("mmdebstrap") is None:
+        raise ContainerError("building the notebook image needs mmdebstrap (Debian package "
+                             "mmdebstrap; as an ordinary user also uidmap)")
     proxy = json.loads((recipe / "build.json").read_text()).get("proxy")
-    env = {**os.environ, **({"http_proxy": proxy, "https_proxy": proxy} if proxy else {})}
-    if os.geteuid() != 0:
-        raise ContainerError("building the notebook image needs root (debootstrap, chroot)")
+    env = {key: value for key, value in os.environ.items()
+           if key.lower() not in ("http_proxy", "https_proxy", "no_proxy")}
+    for key in ("http_proxy", "https_proxy", "no_proxy"):
+        value = os.environ.get(key) or os.environ.get(key.upper())
+        if value:
+            env[key] = value
+    if proxy:
+        env.update(http_proxy=proxy, https_proxy=proxy)
+    env["TMPDIR"] = _scratch_dir()
+    aptopts = ([f'--aptopt=Acquire::http::Proxy "{proxy}"', f'--aptopt=Acquire::https::Proxy "{proxy}"']
+               if proxy else [])
+    packages = ",".join(_entries(recipe / "debian-packages.txt"))
+    mmdebstrap = [
+        "mmdebstrap", "--mode=unshare", "--variant=minbase", "--format=tar", "--skip=output/dev",
+        "--verbose", f"--include={packages}", *aptopts,
+        "--customize-hook=rm -f \"$1\"/usr/lib/python3*/EXTERNALLY-MANAGED",
+        "--customize-hook=" + _hook("upload", str(recipe.resolve() / "requirements.txt"),
+                                    "/tmp/requirements.txt"),
+        "--customize-hook=" + _hook("upload", str(HOST_CA_BUNDLE), "/tmp/host-ca.crt"),
+        f"--customize-hook={PIP_HOOK}", f"--customize-hook={TIDY_HOOK}",
+        SUITE, "-", debian_mirror(),
+    ]
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
-        packages = ",".join(_entries(recipe / "debian-packages.txt"))
-        _run(["debootstrap", "--variant=minbase", f"--include={packages}", SUITE, str(partial),
-              debian_mirror()], log, env)
-        # pip may install into the system Python of the image, and so may `pip install --user`.
-        for marker in partial.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
-            marker.unlink()
-        shutil.copy(recipe / "requirements.txt", partial / "tmp/requirements.txt")
-        # TLS to the registry may be intercepted by a proxy the host trusts: trust what it trusts.
-        shutil.copy(HOST_CA_BUNDLE, partial / "tmp/host-ca.crt")
-        proxies = [f"{key}={value}" for key, value in env.items()
-                   if key.lower() in ("http_proxy", "https_proxy", "no_proxy")]
-        _run(["chroot", str(partial), "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=/root",
-              "PIP_CERT=/tmp/host-ca.crt", *proxies, "python3", "-m", "pip", "install", "--no-cache-dir",
-              "--root-user-action=ignore", "--no-warn-script-location", "--quiet",
-              "-r", "/tmp/requirements.txt"], log, env)
-        for name in ("requirements.txt", "host-ca.crt"):
-            (partial / "tmp" / name).unlink()
+    partial.mkdir(parents=True)
+    # As root tar keeps the image's owners (by number: the host's names may differ); as a user
+    # everything becomes the user's. Modes as in the image.
+    tar = ["tar", "--extract", "--preserve-permissions", "--numeric-owner", "--directory", str(partial)]
+    try:
+        with open(log_path, "w") as log:
+            log.write(f"$ {' '.join(mmdebstrap)} | {' '.join(tar)}\n")
+            log.flush()
+            # From / : the namespace's root may not enter the folder this was started in.
+            producer = subprocess.Popen(mmdebstrap, stdout=subprocess.PIPE, stderr=log, env=env, cwd="/")
+            try:
+                consumer = subprocess.run(tar, stdin=producer.stdout, stdout=log, stderr=log)
+            finally:
+                producer.stdout.close()
+                if producer.poll() is None and sys.exc_info()[0] is not None:
+                    producer.terminate()  # mmdebstrap removes its tree when stopped
+            if producer.wait() != 0:
+                raise _failed(mmdebstrap, log)
+            if consumer.returncode != 0:
+                raise _failed(tar, log)
+        # What a runtime binds onto: /dev (left out of the tar: no device nodes as a user), and
+        # the recipe's folders.
+        (partial / "dev").mkdir(exist_ok=True)
         for folder in _entries(recipe / "mount-points.txt"):
             (partial / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     shutil.rmtree(dest, ignore_errors=True)
     partial.rename(dest)

@@ -106,6 +106,9 @@ def job_script(spec: JobSpec, folder_inode: int) -> str:
 # startnotebook session {spec.name}, launch {record.id}: Jupyter for as long as it is used.
 folder={shlex.quote(str(spec.folder))}
 launch={shlex.quote(str(record.folder))}
+# When the allocation began to be used, for `startnotebook usage`.
+printf '{{"started": %s, "node": "%s", "job_id": "%s"}}\n' "$(date +%s.%N)" "$(hostname)" "${{SLURM_JOB_ID:-$$}}" \
+    > "$launch/.start.json.tmp" && mv -f "$launch/.start.json.tmp" "$launch/start.json"
 echo "=== startnotebook: launch {record.id} of {spec.name}, job ${{SLURM_JOB_ID:-$$}} on $(hostname), $(date -u +%FT%TZ)"
 
 ended() {{  # state reason: record how the session ended, unless the server did; drop its secrets

@@ -4,9 +4,11 @@
     password          the launch's password (0600; removed when the session ends)
     jupyter_config.json   the server's settings: password hash, timeouts, where to hand over
     job.json          the backend's job: SLURM job id, or the local process
+    start.json        written by the job as it starts: when, on which node
     handover.json     written by the job once its server listens: host, port, scheme, node
     connection.json   URL and password, once the URL answers (0600; removed when the session ends)
     end.json          how and when the session ended (written by the job, or by whoever finds out)
+    activity.json     kept up to date by the server: kernels, terminals, idle since
 
 Every file is written whole or not at all (a temporary file renamed into place) and read
 forgivingly: a file that is missing, empty or damaged (a full quota, a crash) reads as absent and
@@ -107,6 +109,11 @@ class LaunchRecord:
         return self.folder / "job.sh"
 
     @property
+    def start_file(self) -> Path:
+        """Written by the job script as it starts: when the allocation began to be used."""
+        return self.folder / "start.json"
+
+    @property
     def handover_file(self) -> Path:
         return self.folder / "handover.json"
 
@@ -117,6 +124,11 @@ class LaunchRecord:
     @property
     def end_file(self) -> Path:
         return self.folder / "end.json"
+
+    @property
+    def activity_file(self) -> Path:
+        """Kept up to date by the server: kernels, terminals, idle since (see server/app.py)."""
+        return self.folder / "activity.json"
 
     @property
     def notebooks(self) -> Path:
@@ -136,6 +148,9 @@ class LaunchRecord:
     def job(self) -> dict | None:
         return self._read(self.job_file)
 
+    def start(self) -> dict | None:
+        return self._read(self.start_file)
+
     def handover(self) -> dict | None:
         return self._read(self.handover_file)
 
@@ -144,6 +159,9 @@ class LaunchRecord:
 
     def end(self) -> dict | None:
         return self._read(self.end_file)
+
+    def activity(self) -> dict | None:
+        return self._read(self.activity_file)
 
     def damage(self) -> list[str]:
         """The record files that exist but cannot be read."""
@@ -179,7 +197,5 @@ class LaunchRecord:
         for path in (self.password_file, self.connection_file):
             try:
                 path.unlink()
-            except FileNotFoundError:
-                pass
             except OSError:
-                pass  # reported by whoever needs the file next
+                pass  # gone already, or reported by whoever needs the file next

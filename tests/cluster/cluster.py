@@ -9,6 +9,9 @@ nothing sent there by mistake can leave the machine.
 
 Nodes: ``slurmd -N cN`` in its namespace, with a hostname of its own (``unshare --uts``) and a
 private /etc/hosts naming the nodes (``unshare --mount``): a job on c1 is on host c1 at its address.
+
+Accounting: ``slurmdbd`` with a MariaDB server of its own (data folder, socket and port in the
+cluster's state folder), both in the hub, so that ``sacct`` answers as on a real cluster.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ CLONE_NEWNET = 0x40000000
 PROXY_PORT = 3128
 PROXY_URL = f"http://{SUBNET}.1:{PROXY_PORT}"
 REGISTRY_HOSTS = ("pypi.org", "files.pythonhosted.org", "security.debian.org")
+CLUSTER_NAME = "startnotebook-test"
+DB_PORT = 13306
+DBD_PORT = 16819
 
 
 def run(*command: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -118,6 +124,7 @@ class Cluster:
             "@STATE@": str(self.state),
             "@CONTROLLER_HOST@": socket.gethostname(),
             "@CONTROLLER_ADDR@": CONTROLLER_ADDR,
+            "@DBD_PORT@": str(DBD_PORT),
             **{f"@NODE_{node}@": address for node, address in {**NODES, **ABSENT_NODES}.items()},
         }
         for key, value in replacements.items():
@@ -144,6 +151,32 @@ class Cluster:
                      f"--pid-file={munge}/munged.pid", f"--log-file={munge}/munged.log",
                      f"--seed-file={munge}/munged.seed"])
         self._wait_for(lambda: (munge / "munge.socket").exists(), "munged")
+
+    def start_accounting(self) -> None:
+        """MariaDB (a data folder of its own), then slurmdbd, then the cluster registered."""
+        database = self.state / "mariadb"
+        run("mariadb-install-db", "--no-defaults", f"--datadir={database}", "--user=root",
+            "--auth-root-authentication-method=normal", "--skip-test-db")
+        socket_path = self.state / "mariadb.sock"
+        self._start(in_netns(HUB, "mariadbd", "--no-defaults", f"--datadir={database}", "--user=root",
+                             f"--socket={socket_path}", f"--port={DB_PORT}", "--bind-address=127.0.0.1",
+                             "--skip-name-resolve", f"--pid-file={self.state}/mariadb.pid",
+                             "--innodb-buffer-pool-size=32M", "--skip-log-bin"))
+        self._wait_for(socket_path.exists, "mariadbd")
+        # slurmdbd reads slurmdbd.conf next to $SLURM_CONF's slurm.conf.
+        dbd = self.state / "slurmdbd.conf"
+        dbd.write_text(
+            f"AuthType=auth/munge\nAuthInfo=socket={self.state}/munge/munge.socket\n"
+            f"DbdAddr=127.0.0.1\nDbdHost=localhost\nDbdPort={DBD_PORT}\nSlurmUser=root\n"
+            f"PidFile={self.state}/slurmdbd.pid\nLogFile={self.state}/slurmdbd.log\n"
+            f"StorageType=accounting_storage/mysql\nStorageHost=127.0.0.1\nStoragePort={DB_PORT}\n"
+            "StorageUser=root\nStorageLoc=slurm_acct_db\n"
+        )
+        dbd.chmod(0o600)
+        self._start(in_netns(HUB, "slurmdbd", "-D"))
+        self._wait_for(lambda: run("sacctmgr", "-n", "show", "cluster", check=False, env=self.env,
+                                   timeout=10).returncode == 0, "slurmdbd")
+        run("sacctmgr", "-i", "add", "cluster", CLUSTER_NAME, check=False, env=self.env, timeout=30)
 
     def start_controller(self, clean: bool = True) -> None:
         # -c: start from clean state, so no drain or job from an earlier run is remembered; a
@@ -189,6 +222,7 @@ class Cluster:
         self.write_config()
         self.start_egress_proxy()
         self.start_munge()
+        self.start_accounting()
         self.start_controller()
         for node in NODES:
             self.start_node(node)

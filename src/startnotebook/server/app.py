@@ -170,7 +170,7 @@ class SessionServerApp(ServerApp):
         if state == (kernels, terminals) and time.monotonic() - written_at < ACTIVITY_EVERY:
             return
         try:
-            write_json(self.record.folder / "activity.json", {
+            write_json(self.record.activity_file, {
                 "kernels": kernels, "terminals": terminals,
                 "idle_since": datetime.fromtimestamp(idle_since or time.time(), timezone.utc)
                 .isoformat(timespec="seconds"),

@@ -1,0 +1,73 @@
+"""``startnotebook info NAME [--json]``: everything about one session, and how to reach it."""
+
+from __future__ import annotations
+
+from ..status import SessionStatus, status_of
+from ..times import iso
+from .common import existing_session, parser, print_json, site_of
+
+
+def describe(status: SessionStatus) -> dict:
+    """``info --json`` (schemas/info.schema.json)."""
+    launch, job, end = status.launch, status.job, status.end
+    connection = status.connection or None
+    return {
+        "name": status.name,
+        "state": status.state,
+        "reason": status.reason,
+        "connection": connection,
+        "backend": job.get("backend") or launch.get("backend"),
+        "profile": launch.get("profile"),
+        "job_id": job.get("id"),
+        "node": status.handover.get("node"),
+        "flavor": launch.get("flavor"),
+        "cpus_per_task": launch.get("cpus_per_task"),
+        "mem_mb": launch.get("mem_mb"),
+        "kernel_timeout": launch.get("kernel_timeout"),
+        "notebook_timeout": launch.get("notebook_timeout"),
+        "started": iso(status.started),
+        "ended": iso(end.get("ended")),
+        "time_left": (status.job_status.time_left or None) if status.job_status and status.live else None,
+        "folder": str(status.session.folder),
+        "logs": {"server": str(status.session.server_log), "workflow": str(status.session.workflow_log)},
+    }
+
+
+def text(info: dict) -> str:
+    connection = info["connection"]
+    lines = [("session", f"{info['name']} ({info['state']}{': ' + info['reason'] if info['reason'] else ''})")]
+    if connection:
+        lines += [("url", connection["url"]), ("password", connection["password"])]
+        if connection.get("certificate_sha256"):
+            lines.append(("certificate", f"SHA-256 {connection['certificate_sha256']}"))
+        lines += [("tunnel", connection["tunnel"]["command"]),
+                  ("", f"then open {connection['tunnel']['local_url']} on your laptop")]
+    lines += [
+        ("job", f"{info['job_id'] or '-'} ({info['backend'] or '-'}){' on ' + info['node'] if info['node'] else ''}"),
+        ("flavour", f"{info['flavor']} ({info['cpus_per_task']} cpus, {info['mem_mb']} MB)"),
+        ("timeouts", f"kernel {info['kernel_timeout']} s, notebook {info['notebook_timeout']} s"),
+        ("started", info["started"] or "-"),
+    ]
+    if info["ended"]:
+        lines.append(("ended", info["ended"]))
+    if info["time_left"]:
+        lines.append(("time left", info["time_left"]))
+    lines += [("profile", info["profile"] or "none (this machine)"), ("folder", info["folder"]),
+              ("server log", info["logs"]["server"]), ("workflow log", info["logs"]["workflow"])]
+    width = max(len(label) for label, _ in lines)
+    return "\n".join(f"{label:<{width}} : {value}" if label else f"{'':<{width}}   {value}"
+                     for label, value in lines)
+
+
+def main(argv: list[str]) -> int:
+    command = parser("info", "One session: its URL, password, SSH tunnel, job, resources, logs.")
+    command.add_argument("name")
+    command.add_argument("--json", action="store_true", help="JSON (schemas/info.schema.json)")
+    args = command.parse_args(argv)
+    site = site_of(args)
+    info = describe(status_of(existing_session(site, args.name), site.backend))
+    if args.json:
+        print_json(info)
+    else:
+        print(text(info))
+    return 0

@@ -1,0 +1,61 @@
+"""``startnotebook stop NAME``: a clean stop, whatever the backend.
+
+The server is asked to shut down through its own API (it shuts its kernels down, then exits), so
+the job ends by itself and its allocation is released; a server that does not answer has its job
+cancelled instead. Every file of the session stays.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..backends import get_backend
+from ..client import Server, Unreachable
+from ..errors import StartNotebookError
+from ..status import status_of
+from .common import existing_session, parser, site_of
+
+#: How long the job may take to end after its server was asked to stop.
+STOP_SECONDS = 10
+
+
+def stop(status) -> str:
+    """Stop the session of ``status``; the line that says what happened."""
+    record, job = status.record, status.job
+    backend = get_backend(job["backend"])
+    handover, password = status.handover, status.connection.get("password")
+    # Recorded first: the server and the job script keep an end already recorded.
+    record.close("ended", "stopped with startnotebook stop")
+    asked = False
+    if handover and password:
+        try:
+            Server.from_handover(handover).shutdown(password)
+            asked = True
+        except Unreachable:
+            pass
+    if asked:
+        deadline = time.monotonic() + STOP_SECONDS
+        # The server's port closes when it exits; watching it costs the controller nothing.
+        while time.monotonic() < deadline and Server.from_handover(handover).answers():
+            time.sleep(0.2)
+    if backend.status(job).alive:
+        time.sleep(1 if asked else 0)
+        if backend.status(job).alive:
+            backend.cancel(job)
+    return f"Stopped {status.name} (job {job['id']}); its files stay in {status.session.folder}."
+
+
+def main(argv: list[str]) -> int:
+    command = parser("stop", "Stop a session: its server shuts its kernels down, its job ends.")
+    command.add_argument("name")
+    args = command.parse_args(argv)
+    site = site_of(args)
+    session = existing_session(site, args.name)
+    status = status_of(session, site.backend)
+    if status.state == "pending" and status.reason == "launching":
+        raise StartNotebookError(f"{args.name} is being launched right now; stop it once its URL is shown")
+    if not status.live and status.state != "unknown":
+        print(f"{args.name} is not running ({status.state}: {status.reason}); nothing to stop.")
+        return 0
+    print(stop(status))
+    return 0

@@ -1,0 +1,91 @@
+"""``startnotebook usage [--since DATE] [--json]``: core-hours and memory GB-hours used.
+
+Per session and in total, from the launch records; for SLURM jobs from the cluster's accounting
+(sacct) where it keeps one. ``--source`` picks one explicitly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .. import accounting
+from ..errors import InvalidRequest
+from ..session import sessions
+from ..times import iso
+from .common import parser, print_json, site_of
+
+
+def _since(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise InvalidRequest(f"--since takes a date such as 2026-11-01, not {text!r}") from None
+
+
+def summary(uses: list[accounting.Use], source: str, since: str | None) -> dict:
+    """``usage --json`` (schemas/usage.schema.json): per launch, per session, in total."""
+    import pandas
+
+    launches = pandas.DataFrame([{
+        "name": use.name, "launch": use.launch, "backend": use.backend, "job_id": use.job_id,
+        "start": iso(use.start), "end": iso(use.end), "hours": round(use.hours, 6), "cpus": use.cpus,
+        "mem_gb": round(use.mem_mb / 1024, 3), "core_hours": round(use.core_hours, 6),
+        "gb_hours": round(use.gb_hours, 6),
+    } for use in uses], columns=["name", "launch", "backend", "job_id", "start", "end", "hours", "cpus",
+                                 "mem_gb", "core_hours", "gb_hours"])
+    per_session = (launches.groupby("name", sort=True)
+                   .agg(launches=("launch", "count"), core_hours=("core_hours", "sum"),
+                        gb_hours=("gb_hours", "sum"))
+                   .reset_index())
+    return {
+        "source": source,
+        "since": since,
+        "launches": launches.to_dict("records"),
+        "sessions": [{"name": row["name"], "launches": int(row["launches"]),
+                      "core_hours": round(float(row["core_hours"]), 6),
+                      "gb_hours": round(float(row["gb_hours"]), 6)}
+                     for row in per_session.to_dict("records")],
+        "total": {"launches": len(launches), "core_hours": round(float(launches["core_hours"].sum()), 6),
+                  "gb_hours": round(float(launches["gb_hours"].sum()), 6)},
+    }
+
+
+def table(report: dict) -> str:
+    import pandas
+
+    from ..tables import fit
+
+    rows = [{"SESSION": s["name"], "LAUNCHES": s["launches"], "CORE-HOURS": f"{s['core_hours']:.3f}",
+             "MEMORY GB-HOURS": f"{s['gb_hours']:.3f}"} for s in report["sessions"]]
+    total = report["total"]
+    rows.append({"SESSION": "total", "LAUNCHES": total["launches"],
+                 "CORE-HOURS": f"{total['core_hours']:.3f}", "MEMORY GB-HOURS": f"{total['gb_hours']:.3f}"})
+    frame = pandas.DataFrame(rows, columns=["SESSION", "LAUNCHES", "CORE-HOURS", "MEMORY GB-HOURS"])
+    source = "SLURM accounting (sacct)" if report["source"] == "accounting" else "launch records"
+    return fit(frame, shrinkable=(("SESSION", 12),)) + f"\n(from the {source}" + (
+        f", since {report['since']})" if report["since"] else ")")
+
+
+def main(argv: list[str]) -> int:
+    command = parser("usage", "Core-hours and memory GB-hours the user's sessions used.")
+    command.add_argument("--since", metavar="DATE", help="only launches started on or after DATE (2026-11-01)")
+    command.add_argument("--source", choices=("auto", "records", "accounting"), default="auto",
+                         help="launch records, or SLURM's accounting (auto: accounting where the "
+                         "cluster keeps it)")
+    command.add_argument("--json", action="store_true", help="JSON (schemas/usage.schema.json)")
+    args = command.parse_args(argv)
+    site = site_of(args)
+    uses = accounting.from_records(sessions(site), _since(args.since))
+    source = "records"
+    wants_accounting = args.source == "accounting" or (
+        args.source == "auto" and any(use.backend == "slurm" for use in uses) and accounting.accounting_kept())
+    if wants_accounting:
+        uses, source = accounting.from_accounting(uses), "accounting"
+    report = summary(uses, source, args.since)
+    if args.json:
+        print_json(report)
+    else:
+        print(table(report))
+    return 0

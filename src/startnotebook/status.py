@@ -1,0 +1,159 @@
+"""What a user's sessions are doing: each session's state, from its records first.
+
+A session's **state** is one of:
+
+    pending   its launch is under way or its job waits in the queue
+    running   its server is up
+    ended     it stopped by itself (timeout, wall time) or was stopped
+    failed    its launch or its job failed, its node was lost, its launch was killed
+    unknown   its job's fate cannot be told from here right now (the controller does not answer)
+
+The records answer for every session whose end is recorded (the job writes how it ended); the
+backend is asked once, for all other sessions together: one ``squeue`` however many sessions, and
+none when no record is live. A session found ended that way gets its end recorded and its
+secrets removed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .backends import JobStatus, get_backend
+from .records import LaunchRecord
+from .session import Session
+
+LIVE = ("pending", "running")
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    session: Session
+    record: LaunchRecord | None
+    state: str
+    reason: str = ""
+    job_status: JobStatus | None = None
+
+    @property
+    def name(self) -> str:
+        return self.session.name
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE
+
+    # --- from the records ------------------------------------------------------------------------
+    def _read(self, what: str) -> dict:
+        return (getattr(self.record, what)() or {}) if self.record else {}
+
+    @property
+    def launch(self) -> dict:
+        return self._read("launch")
+
+    @property
+    def job(self) -> dict:
+        return self._read("job")
+
+    @property
+    def handover(self) -> dict:
+        return self._read("handover")
+
+    @property
+    def connection(self) -> dict:
+        return self._read("connection") if self.state == "running" else {}
+
+    @property
+    def end(self) -> dict:
+        return self._read("end")
+
+    @property
+    def activity(self) -> dict:
+        return self._read("activity")
+
+    @property
+    def started(self) -> float | None:
+        return self.handover.get("started") or self.launch.get("created")
+
+    @property
+    def ended(self) -> float | None:
+        return self.end.get("ended")
+
+    @property
+    def idle_seconds(self) -> float | None:
+        since = self.activity.get("idle_since")
+        if not since or self.state != "running":
+            return None
+        return max(0.0, time.time() - datetime.fromisoformat(since).timestamp())
+
+
+def last_sign_of_life(record: LaunchRecord, server_log: Path) -> float:
+    """When a session that ended without a word was last seen alive (its newest file)."""
+    times = []
+    for path in (record.activity_file, record.handover_file, record.job_file, server_log):
+        try:
+            times.append(os.stat(path).st_mtime)
+        except OSError:
+            continue
+    return max(times) if times else time.time()
+
+
+def _from_records(session: Session, record: LaunchRecord | None) -> SessionStatus | None:
+    """The state the records tell without asking anyone; None if the backend must be asked."""
+    if record is None:
+        return SessionStatus(session, None, "ended", "never launched")
+    end = record.end()
+    if end is not None:
+        return SessionStatus(session, record, end.get("state", "ended"), end.get("reason", ""))
+    if record.job() is None:
+        if session.launch_in_progress():
+            return SessionStatus(session, record, "pending", "launching")
+        return _closed(session, record, "failed", "the launch ended before its job was submitted")
+    return None
+
+
+def _closed(session: Session, record: LaunchRecord, state: str, reason: str) -> SessionStatus:
+    record.close(state, reason, ended=last_sign_of_life(record, session.server_log))
+    return SessionStatus(session, record, state, reason)
+
+
+def _from_job(session: Session, record: LaunchRecord, status: JobStatus) -> SessionStatus:
+    if status.alive is None:
+        return SessionStatus(session, record, "unknown", status.reason, status)
+    if status.alive:
+        if record.connection() is not None:
+            return SessionStatus(session, record, "running", "", status)
+        if session.launch_in_progress():
+            return SessionStatus(session, record, "pending", status.reason or status.label.lower(), status)
+        return SessionStatus(session, record, "failed",
+                             f"its launch was interrupted; job {record.job()['id']} is {status}", status)
+    if status.label in ("COMPLETED", "ENDED", "TIMEOUT") and record.connection() is not None:
+        why = "wall time reached" if status.label == "TIMEOUT" else "the job ended"
+        return _closed(session, record, "ended", why)
+    return _closed(session, record, "failed", f"the job ended: {status}")
+
+
+def statuses(sessions: list[Session], backend_name: str) -> list[SessionStatus]:
+    """The state of each session, with one question to the backend at most for all of them."""
+    latest = {session.name: session.latest() for session in sessions}
+    told = {session.name: _from_records(session, latest[session.name]) for session in sessions}
+    asking = [session for session in sessions if told[session.name] is None]
+    jobs = [latest[session.name].job() for session in asking]
+    if jobs:
+        by_backend: dict[str, list[dict]] = {}
+        for job in jobs:
+            by_backend.setdefault(job.get("backend", backend_name), []).append(job)
+        answers: dict[tuple[str, str], JobStatus] = {}
+        for name, group in by_backend.items():
+            for job_id, status in get_backend(name).statuses(group).items():
+                answers[(name, job_id)] = status
+        for session, job in zip(asking, jobs):
+            status = answers[(job.get("backend", backend_name), job["id"])]
+            told[session.name] = _from_job(session, latest[session.name], status)
+    return [told[session.name] for session in sessions]
+
+
+def status_of(session: Session, backend_name: str) -> SessionStatus:
+    return statuses([session], backend_name)[0]
