@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -135,6 +136,19 @@ def _scratch_dir() -> str:
                          "(/var/tmp or /tmp, mode 1777)")
 
 
+def _check_user_namespace() -> None:
+    """As an ordinary user: what mmdebstrap's unshare mode needs, said plainly (its log says less)."""
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    if shutil.which("newuidmap") is None:
+        raise ContainerError("building the notebook image as an ordinary user needs newuidmap "
+                             "(Debian package uidmap)")
+    for table in (Path("/etc/subuid"), Path("/etc/subgid")):
+        lines = table.read_text().splitlines() if table.is_file() else []
+        if not any(line.split(":", 1)[0] == user for line in lines):
+            raise ContainerError(f"building the notebook image as {user} needs a subordinate id range "
+                                 f"for {user} in {table} (usermod --add-subuids/--add-subgids)")
+
+
 def _failed(command: list[str], log) -> ContainerError:
     return ContainerError(f"image build failed at: {' '.join(command[:3])} ... (see {log.name})")
 
@@ -170,6 +184,8 @@ def build(recipe: Path, dest: Path, log_path: Path) -> None:
     if shutil.which("mmdebstrap") is None:
         raise ContainerError("building the notebook image needs mmdebstrap (Debian package "
                              "mmdebstrap; as an ordinary user also uidmap)")
+    if os.geteuid() != 0:
+        _check_user_namespace()
     proxy = json.loads((recipe / "build.json").read_text()).get("proxy")
     env = {key: value for key, value in os.environ.items()
            if key.lower() not in ("http_proxy", "https_proxy", "no_proxy")}

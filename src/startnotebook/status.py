@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .backends import JobStatus, get_backend
+from .client import Server
 from .records import LaunchRecord
 from .session import Session
 
@@ -36,6 +37,8 @@ class SessionStatus:
     state: str
     reason: str = ""
     job_status: JobStatus | None = None
+    #: Its job ended but its server still answers (outside any allocation): stop ends it.
+    orphan: bool = False
 
     @property
     def name(self) -> str:
@@ -63,7 +66,7 @@ class SessionStatus:
 
     @property
     def connection(self) -> dict:
-        return self._read("connection") if self.state == "running" else {}
+        return self._read("connection") if self.state == "running" or self.orphan else {}
 
     @property
     def end(self) -> dict:
@@ -129,6 +132,13 @@ def _from_job(session: Session, record: LaunchRecord, status: JobStatus) -> Sess
             return SessionStatus(session, record, "pending", status.reason or status.label.lower(), status)
         return SessionStatus(session, record, "failed",
                              f"its launch was interrupted; job {record.job()['id']} is {status}", status)
+    handover = record.handover()
+    if handover is not None and Server.from_handover(handover).answers():
+        # Its node was lost to SLURM, not its server: kept on record (with the password that
+        # shuts it down) for the next launch or `stop` to end it.
+        return SessionStatus(session, record, "failed",
+                             f"its job ended ({status}) but its server still answers, outside any "
+                             "allocation", status, orphan=True)
     if status.label in ("COMPLETED", "ENDED", "TIMEOUT") and record.connection() is not None:
         why = "wall time reached" if status.label == "TIMEOUT" else "the job ended"
         return _closed(session, record, "ended", why)

@@ -115,6 +115,7 @@ class Cluster:
         self.hosts = state / "hosts"
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self.daemons: list[subprocess.Popen] = []
+        self.nodes: dict[str, subprocess.Popen] = {}
 
     def write_config(self) -> None:
         for folder in ("ctld", "spool", "munge"):
@@ -193,14 +194,23 @@ class Cluster:
         process.wait(30)
         self.daemons.remove(process)
 
+    def kill_node(self, node: str) -> None:
+        """slurmd of ``node`` dies (kill -9), as a node crash looks to SLURM; its jobs' processes
+        live on, unknown to SLURM."""
+        process = self.nodes.pop(node)
+        # The process itself (nsenter, unshare and sh all exec'd into slurmd), not its group.
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        self.daemons.remove(process)
+
     def start_node(self, node: str) -> None:
         # /etc/slurm too: Snakemake's SLURM jobstep drops SLURM_CONF before its srun, which then
         # reads the standard path.
         script = (f"hostname {node} && mount --bind {self.hosts} /etc/hosts && "
                   f"mount --bind {self.state / 'etc-slurm'} /etc/slurm && "
                   f"exec slurmd -D -N {node} -f {self.conf}")
-        self._start(in_netns(f"sn-{node}", "unshare", "--uts", "--mount", "--propagation",
-                             "private", "sh", "-c", script))
+        self.nodes[node] = self._start(in_netns(f"sn-{node}", "unshare", "--uts", "--mount",
+                                                "--propagation", "private", "sh", "-c", script), keep=True)
 
     def wait_until_idle(self) -> None:
         def idle() -> bool:

@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     status = status_of(session, site.backend)
     if status.state == "pending" and status.reason == "launching":
         raise StartNotebookError(f"{args.name} is being launched right now; stop it once its URL is shown")
-    if not status.live and status.state != "unknown":
+    if not status.live and status.state != "unknown" and not status.orphan:
         print(f"{args.name} is not running ({status.state}: {status.reason}); nothing to stop.")
         return 0
     print(stop(status))
