@@ -27,7 +27,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from . import resources
@@ -219,14 +218,16 @@ def build(recipe: Path, dest: Path, log_path: Path) -> None:
         with open(log_path, "w") as log:
             log.write(f"$ {' '.join(mmdebstrap)} | {' '.join(tar)}\n")
             log.flush()
-            # From / : the namespace's root may not enter the folder this was started in.
+            # From /: the hooks run as the namespace's root, who may not enter the folder this
+            # started in (find in a hook then fails).
             producer = subprocess.Popen(mmdebstrap, stdout=subprocess.PIPE, stderr=log, env=env, cwd="/")
             try:
                 consumer = subprocess.run(tar, stdin=producer.stdout, stdout=log, stderr=log)
+            except BaseException:
+                producer.terminate()  # mmdebstrap removes its tree when stopped
+                raise
             finally:
                 producer.stdout.close()
-                if producer.poll() is None and sys.exc_info()[0] is not None:
-                    producer.terminate()  # mmdebstrap removes its tree when stopped
             if producer.wait() != 0:
                 raise _failed(mmdebstrap, log)
             if consumer.returncode != 0:

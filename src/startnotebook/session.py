@@ -28,6 +28,8 @@ from .records import LAUNCH_ID, LaunchRecord, new_launch_id
 
 DOT_FOLDERS = (".jupyter", ".ipython", ".local", ".config")
 PRIVATE = ".startnotebook"
+#: Room a launch needs in the session folder (its records and logs take a few hundred KB).
+MIN_FREE_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,18 @@ class Session:
 
     name: str
     folder: Path
+    #: The folder's inode when it was checked: the job refuses to run in any other folder.
+    inode: int | None = None
 
     @classmethod
     def find(cls, site: Site, name: str, create: bool = False) -> "Session":
         root = folders.sessions_root(site.sessions_root, create)
-        return cls(name, folders.session_folder(root, name, create))
+        folder = folders.session_folder(root, name, create)
+        try:
+            inode = os.lstat(folder).st_ino
+        except FileNotFoundError:
+            inode = None
+        return cls(name, folder, inode)
 
     @property
     def exists(self) -> bool:
@@ -106,10 +115,16 @@ class Session:
                     raise SessionFolderError(f"{private} is a symbolic link; refusing to follow it")
             # Passwords live below: a folder made earlier may have a wider mode.
             os.chmod(self.private, 0o700, follow_symlinks=False)
+            free = os.statvfs(self.folder)
         except OSError as error:
             raise SessionFolderError(
                 f"session folder {self.folder} cannot be written: {error.strerror or error}"
             ) from error
+        if free.f_bavail * free.f_frsize < MIN_FREE_BYTES:
+            # Refused before anything is written: a launch half-written on a full disk would
+            # leave damaged records behind.
+            raise SessionFolderError(f"session folder {self.folder} is full "
+                                     f"({free.f_bavail * free.f_frsize // 1024} KB free)")
 
     def hold_launch_lock(self, on_wait=None) -> int:
         """One launch of a session at a time: this process's, until it closes the returned fd

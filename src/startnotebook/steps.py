@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import credentials, jupyter_config, tls
 from .connection import connection_record
-from .errors import SessionFolderError, StartNotebookError
+from .errors import ServerFailed, SessionFolderError, StartNotebookError
 from .job import job_script
 from .launching import LaunchPlan, retire, write_launch_record
 from .readiness import wait_for_server
@@ -89,7 +89,7 @@ def make_jupyter_config(plan: LaunchPlan) -> None:
 @step
 def submit(plan: LaunchPlan) -> None:
     spec = plan.job_spec()
-    write_private(spec.script_path, job_script(spec, os.stat(plan.session.folder).st_ino))
+    write_private(spec.script_path, job_script(spec, plan.session.inode))
     plan.job = plan.backend.submit(spec)
     write_json(plan.record.job_file, plan.job)
 
@@ -97,8 +97,22 @@ def submit(plan: LaunchPlan) -> None:
 @step
 def connect(plan: LaunchPlan) -> None:
     """Wait for the server to answer, then record how to reach it."""
-    handover = wait_for_server(plan.record, plan.job, plan.backend, plan.site.url_timeout,
-                               plan.session.server_log, plan.progress.job_status)
+    try:
+        handover = wait_for_server(plan.record, plan.job, plan.backend, plan.site.url_timeout,
+                                   plan.session.server_log, plan.progress.job_status)
+    except ServerFailed:
+        if _folder_replaced(plan):
+            raise SessionFolderError(
+                f"the session folder changed after the launch checked it ({plan.session.folder} is "
+                "another folder now); the job refused to start there") from None
+        raise
     record = connection_record(plan, handover, plan.record.password())
     write_json(plan.record.connection_file, record)
     plan.connection = record
+
+
+def _folder_replaced(plan: LaunchPlan) -> bool:
+    try:
+        return os.stat(plan.session.folder, follow_symlinks=False).st_ino != plan.session.inode
+    except OSError:
+        return True

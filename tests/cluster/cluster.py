@@ -286,7 +286,13 @@ class Cluster:
         out = run("squeue", "-h", "-o", "%i", "-t", "PENDING,RUNNING,COMPLETING", env=self.env).stdout
         return out.split()
 
-    def idle_cpus(self, node: str) -> int:
+    def _node(self, node: str) -> dict[str, str]:
         out = run("scontrol", "show", "node", "-o", node, env=self.env).stdout
-        fields = dict(field.split("=", 1) for field in out.split() if "=" in field)
+        return dict(field.split("=", 1) for field in out.split() if "=" in field)
+
+    def cpus(self, node: str) -> int:
+        return int(self._node(node)["CPUTot"])
+
+    def idle_cpus(self, node: str) -> int:
+        fields = self._node(node)
         return int(fields["CPUTot"]) - int(fields["CPUAlloc"])
