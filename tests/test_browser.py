@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from conftest import User
 from jupyter_session import parse_banner
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,7 +34,15 @@ def browser(tmp_path):
         browser.close()
 
 
-def test_log_in_and_run_a_cell_in_jupyterlab(user, browser, tmp_path):
+@pytest.fixture
+def researcher():
+    user = User.ordinary("tutorial")
+    yield user
+    user.account.remove()
+
+
+def test_log_in_and_run_a_cell_in_jupyterlab(researcher, browser, tmp_path):
+    user = researcher
     result = user.startnotebook("--name", "tutorial")
     assert result.returncode == 0, result.stderr
     url, password = parse_banner(result.stdout)
@@ -44,6 +53,9 @@ def test_log_in_and_run_a_cell_in_jupyterlab(user, browser, tmp_path):
     page.fill("input[type=password]", password)
     page.keyboard.press("Enter")
     page.locator(".jp-LauncherCard", has_text="Python 3").first.click()
+    # As a user waits for the kernel indicator: JupyterLab drops a cell run before its kernel is
+    # connected (the run then shows nothing).
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for()
     cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
     cell.click()
     page.keyboard.type("print(6 * 7)")

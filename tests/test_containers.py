@@ -221,30 +221,3 @@ def test_a_notebook_on_the_cluster_runs_in_the_container(notebook_image, slurm, 
         assert (user.home / "boxed-job" / "plot.png").exists()
     finally:
         subprocess.run(["scancel", "--quiet", "-u", "root"], env=slurm.env, check=False)
-
-
-@pytest.mark.slurm
-def test_the_image_builds_as_a_batch_job_on_the_cluster(slurm, tmp_path_factory):
-    """No image yet: the launch builds it in a SLURM job (snakemake-executor-plugin-slurm) on a
-    compute node, which reaches the registries only through the site's proxy, then runs in it."""
-    user = User(tmp_path_factory.mktemp("home"), slurm_conf=slurm.conf)
-    image_dir = tmp_path_factory.mktemp("images")
-    user.slurm_profile(container={"runtime": "charliecloud", "image_dir": str(image_dir),
-                                  "binds": ["/srv"], "build_proxy": slurm_test_cluster.PROXY_URL})
-    try:
-        result = user.startnotebook("--profile", "slurm", "--name", "fresh-image", timeout=900)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        built = list(image_dir.glob("notebook-*"))
-        assert [path.name for path in built if path.is_dir()] == [
-            f"notebook-{recipe_digest(REPO / 'envs' / 'notebook')}"]
-        # The plugin names its jobs by run and comments them with the rule.
-        jobs = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%j|%k|%T"], env=slurm.env,
-                              capture_output=True, text=True).stdout.splitlines()
-        image_jobs = [job for job in jobs if "rule_image" in job.split("|")[1]]
-        assert len(image_jobs) == 1 and image_jobs[0].endswith("|COMPLETED"), jobs
-        assert "fresh-image|(null)|RUNNING" in jobs, jobs
-        jupyter = JupyterSession(*parse_banner(result.stdout))
-        kernel = jupyter.connect(jupyter.start_kernel())
-        assert kernel.execute("import sys; sys.prefix") == "'/usr'"
-    finally:
-        subprocess.run(["scancel", "--quiet", "-u", "root"], env=slurm.env, check=False)

@@ -9,7 +9,7 @@ Two kinds of settings, kept apart on purpose:
   one ``startnotebook``) picks a flavour, its timeouts, TLS, an image recipe and notebooks
   (``schemas/session.schema.yaml``). It cannot change the site's settings.
 
-Both are validated with ``snakemake.utils.validate`` against the schemas, once per process.
+Both are validated against the schemas once per process (see schema_errors).
 """
 
 from __future__ import annotations
@@ -44,19 +44,23 @@ def load_yaml(path: str | Path) -> dict:
 
 
 def schema_errors(data, schema: str):
-    """``data`` validated against ``schemas/<schema>``; the first problem found, or None.
+    """The most relevant way ``data`` breaks ``schemas/<schema>``, or None if it does not.
 
-    Through snakemake.utils.validate, as a workflow validates its config (defaults filled in).
+    jsonschema, as snakemake.utils.validate uses it (Draft 2020-12, $refs to the other files of
+    schemas/), but keeping the failing field: snakemake.utils.validate folds the error into a
+    message of many lines, and a user's error is one line naming the field.
     """
     skip_iri_format_checker()
-    from snakemake.exceptions import WorkflowError
-    from snakemake.utils import validate
+    import jsonschema
+    from referencing import Registry, Resource
 
-    try:
-        validate(data, str(resources.schema(schema)))
-    except WorkflowError as error:
-        return next((arg for arg in error.args if hasattr(arg, "absolute_path")), error)
-    return None
+    def retrieve(uri: str) -> Resource:
+        return Resource.from_contents(load_yaml(resources.schema(uri.rsplit("/", 1)[-1])))
+
+    validator = jsonschema.Draft202012Validator(load_yaml(resources.schema(schema)),
+                                                registry=Registry(retrieve=retrieve),
+                                                format_checker=jsonschema.FormatChecker())
+    return jsonschema.exceptions.best_match(validator.iter_errors(data))
 
 
 def where(error) -> str:

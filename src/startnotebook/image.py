@@ -76,7 +76,7 @@ def container_for(site: ContainerSite, recipe: Path | None, name: str) -> tuple[
     return Container(site.runtime, str(image), site.python, site.binds), recipe
 
 
-def stage_recipe(recipe: Path, staged: Path, proxy: str | None) -> None:
+def stage_recipe(recipe: Path, staged: Path, proxy: str | None, log: Path) -> None:
     """Copy ``recipe`` with its build settings where the build (maybe a batch job) finds them."""
     partial = staged.with_name(staged.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -86,6 +86,7 @@ def stage_recipe(recipe: Path, staged: Path, proxy: str | None) -> None:
     (partial / "build.json").write_text(json.dumps({"proxy": proxy}) + "\n")
     shutil.rmtree(staged, ignore_errors=True)
     partial.rename(staged)
+    log.write_text(f"staged {recipe} as {staged} (proxy: {proxy or 'none'})\n")
 
 
 def image_state(image_dir: Path, recipe: Path) -> str:

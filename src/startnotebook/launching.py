@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import image
 from .backends import Backend, JobStatus, get_backend
@@ -109,6 +110,9 @@ def retire(assessment: Assessment, backend: Backend) -> None:
 
 
 # --- a new launch ----------------------------------------------------------------------------------
+def notebook_name(source: str) -> str:
+    """The file name a notebook (a path or an http(s) URL) gets in the session folder."""
+    return Path(urlsplit(source).path if "://" in source else source).name
 @dataclass
 class LaunchPlan:
     """One launch of one session, from its first rule to its connection (or failure)."""
@@ -134,6 +138,14 @@ class LaunchPlan:
     @property
     def image(self) -> Path | None:
         return Path(self.container.image) if self.recipe is not None else None
+
+    def notebook_sources(self) -> dict[str, str]:
+        """The notebooks the session brings, by the file name they get in its folder."""
+        return {notebook_name(source): source for source in self.settings.notebooks}
+
+    def notebooks_to_stage(self) -> list[str]:
+        """Those not in the session folder yet: one the user has is never fetched again."""
+        return [name for name in self.notebook_sources() if not (self.session.folder / name).exists()]
 
     def job_spec(self) -> JobSpec:
         return JobSpec(self.name, self.session.folder, self.record, self.settings.flavour,
@@ -169,6 +181,14 @@ class LaunchPlan:
             return
         if self.job is not None:
             self.backend.cancel(self.job)
+        if not self.record.launch_file.exists():
+            # It failed before its first rule (e.g. a notebook it cannot fetch): still a record,
+            # so that `list` and `info` say what happened.
+            try:
+                self.record.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                write_launch_record(self)
+            except (OSError, StartNotebookError):
+                pass
         self.record.close("failed", reason)
         self.connection = {}  # abandoned: a second call does nothing
 

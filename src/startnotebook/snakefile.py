@@ -16,14 +16,18 @@ never touched by a later run.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from pathlib import Path
 
+from snakemake.io import get_flag_value
+from snakemake_interface_common.exceptions import WorkflowError
+
 from . import image, profiles, resources
 from .backends import get_backend
 from .config import Site, load_site, session_settings
-from .errors import StartNotebookError
+from .errors import NotebookFetchError, StartNotebookError
 from .launching import Assessment, LaunchPlan, assess, plan_launch
 from .records import LAUNCH_ID
 from .report import already_running, connection_banner
@@ -45,9 +49,24 @@ def handed_over() -> list[LaunchPlan]:
     return list(_handed_over.values())
 
 
+def as_workflow_error(function):
+    """A user's mistake (a bad sheet, an unknown flavour) is reported by Snakemake in one line, as
+    a WorkflowError, not as a traceback through this package."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except StartNotebookError as error:
+            raise WorkflowError(f"startnotebook: {error}") from None
+
+    return run
+
+
 class Sessions:
     """The sessions a run of the Snakefile offers as targets, and their launches."""
 
+    @as_workflow_error
     def __init__(self, workflow, config: dict):
         self.workflow = workflow
         self.plans: dict[str, LaunchPlan] = {}  # by launch folder
@@ -82,6 +101,7 @@ class Sessions:
         return self.plans[launch]
 
     # --- targets -----------------------------------------------------------------------------
+    @as_workflow_error
     def target_input(self, name: str) -> list[str]:
         """What ``notebook_NAME`` needs: a new launch's connection, or nothing if it runs."""
         with _lock:
@@ -114,14 +134,53 @@ class Sessions:
                 print(f"startnotebook: {previous.notice}", file=sys.stderr)
         self._adopt(plan_launch(self.site, settings, session, backend, previous))
 
-    def report(self, name: str) -> None:
+    def target_log(self, name: str) -> str:
+        """Where the target notebook_NAME says what it did (never the password)."""
+        if name in self.planned:
+            return str(self.plans[self.planned[name]].session.logs / "notebook.log")
+        return str(Session.find(self.site, name).logs / "notebook.log")
+
+    def report(self, name: str, log: str) -> None:
         """The target's action: say how to reach the session (``startnotebook`` says it itself)."""
+        tunnel = not self.site.nodes_reachable
         if name in self.running:
-            print(already_running(self.running[name], tunnel=not self.site.nodes_reachable))
-            return
-        plan = self.plans[self.planned[name]]
-        if plan.launched_by == "snakemake":
-            print(connection_banner(plan.connection, tunnel=not self.site.nodes_reachable))
+            connection, banner = self.running[name], already_running(self.running[name], tunnel)
+        else:
+            plan = self.plans[self.planned[name]]
+            connection, banner = plan.connection, connection_banner(plan.connection, tunnel)
+            if plan.launched_by != "snakemake":
+                banner = None
+        with open(log, "w") as stream:
+            stream.write(f"{name}: {'already running' if name in self.running else 'launched'} at "
+                         f"{connection['url']} (launch {connection['launch']}, job {connection['job_id']})\n")
+        if banner:
+            print(banner)
+
+    # --- notebooks a session brings ------------------------------------------------------------
+    def notebook_source(self, launch: str, notebook: str, storage_http):
+        """A notebook's source as the ``notebook`` rule's input: a path, or (for an http(s) URL)
+        a file in Snakemake's storage. One that cannot be fetched fails the launch now, before
+        anything is submitted, with its name."""
+        plan = self.plans[launch]
+        source = plan.notebook_sources()[notebook]
+        if "://" not in source:
+            if not Path(source).is_file():
+                raise self._fetch_failed(plan, source, "no such file")
+            return source
+        stored = storage_http(source)
+        if not get_flag_value(stored, "storage_object").exists():
+            raise self._fetch_failed(plan, source, "not found")
+        return stored
+
+    @staticmethod
+    def _fetch_failed(plan: LaunchPlan, source: str, why: str) -> NotebookFetchError:
+        error = NotebookFetchError(f"notebook {source} of session {plan.name} cannot be fetched ({why})")
+        plan.failure = plan.failure or error
+        return error
+
+    def staged_notebooks(self, launch: str) -> list[str]:
+        plan = self.plans[launch]
+        return [str(plan.record.notebooks / name) for name in plan.notebooks_to_stage()]
 
     # --- images ------------------------------------------------------------------------------
     def image_input(self, launch: str) -> list[str]:

@@ -1,9 +1,10 @@
 """What the workflow's rules do, one function per rule (see workflow/rules/launch.smk).
 
 Each takes the launch's :class:`~startnotebook.launching.LaunchPlan`, which the Snakefile hands to
-its ``run:`` blocks; they run in Snakemake's own threads (``--force-use-threads``), in the
-process that made the plan. A step that fails records its error on the plan, where the
-``startnotebook`` command finds the message for the user.
+its ``run:`` blocks (they run in Snakemake's own threads, ``--force-use-threads``, in the process
+that made the plan), and the rule's log file, where it says what it did or why it failed. A
+step that fails also keeps its error on the plan, where ``startnotebook`` finds the message for
+the user. No step writes a password or a URL's credentials to its log.
 """
 
 from __future__ import annotations
@@ -23,33 +24,51 @@ from .records import write_json, write_private
 
 
 def step(function):
-    """Keep the first error of a launch on its plan (the one the user reads)."""
+    """Run a step with its log: what it did, or its error (also kept on the plan)."""
 
     @functools.wraps(function)
-    def run(plan: LaunchPlan, *args, **kwargs):
+    def run(plan: LaunchPlan, log: str, *args):
         try:
-            return function(plan, *args, **kwargs)
+            said = function(plan, *args)
         except StartNotebookError as error:
             if plan.failure is None:
                 plan.failure = error
+            _log(log, f"{function.__name__}: failed: {error}")
             raise
+        _log(log, f"{function.__name__}: {said}")
 
     return run
 
 
+def _log(path: str, text: str) -> None:
+    with open(path, "a") as log:
+        log.write(text.rstrip() + "\n")
+
+
 @step
-def begin(plan: LaunchPlan) -> None:
+def begin(plan: LaunchPlan) -> str:
     """Retire what an earlier launch left behind, make the folders, record what is launched."""
     retire(plan.previous, plan.backend)
     plan.session.prepare()
     os.chmod(plan.record.folder, 0o700)  # made by Snakemake for this rule's output
     write_launch_record(plan)
+    retired = f"; retired launch {plan.previous.stale.id}" if plan.previous.stale else ""
+    return f"launch {plan.record.id} of {plan.name} ({plan.settings.flavour.name}){retired}"
 
 
 @step
-def place_notebooks(plan: LaunchPlan, fetched: list[str]) -> None:
-    """Put the notebooks the session brings into its folder; one there already is left alone."""
-    for path in map(Path, fetched):
+def stage_notebook(plan: LaunchPlan, source: str, staged: str) -> str:
+    """A notebook the session brings, as fetched (by Snakemake's storage, for a URL)."""
+    shutil.copyfile(source, staged)
+    return f"fetched {plan.notebook_sources()[Path(staged).name]}"
+
+
+@step
+def place_notebooks(plan: LaunchPlan, staged: list[str], placed: str) -> str:
+    """Put the notebooks the session brings into its folder; one there already is left alone
+    (the user's edits win)."""
+    put = []
+    for path in map(Path, staged):
         destination = plan.session.folder / path.name
         try:
             # O_EXCL: a notebook the user has (and may have edited) is never overwritten.
@@ -61,11 +80,15 @@ def place_notebooks(plan: LaunchPlan, fetched: list[str]) -> None:
                                      f"{error.strerror}") from error
         with open(path, "rb") as source, os.fdopen(fd, "wb") as target:
             shutil.copyfileobj(source, target)
+        put.append(path.name)
+    write_private(Path(placed), "".join(f"{name}\n" for name in put))
+    return f"put into the session folder: {', '.join(put) or 'nothing new'}"
 
 
 @step
-def make_credentials(plan: LaunchPlan) -> None:
+def make_credentials(plan: LaunchPlan) -> str:
     credentials.write_new_password(plan.record)
+    return "a new password (not shown)"
 
 
 def tls_files(plan: LaunchPlan) -> tuple[str, str] | None:
@@ -77,25 +100,28 @@ def tls_files(plan: LaunchPlan) -> tuple[str, str] | None:
 
 
 @step
-def make_jupyter_config(plan: LaunchPlan) -> None:
+def make_jupyter_config(plan: LaunchPlan) -> str:
     password = plan.record.password()
+    files = tls_files(plan)
     config = jupyter_config.jupyter_settings(
         plan.settings, plan.session.folder, plan.record, credentials.hash_password(password),
-        bind_ip=plan.backend.bind_ip, host=plan.backend.advertised_host, tls_files=tls_files(plan),
+        bind_ip=plan.backend.bind_ip, host=plan.backend.advertised_host, tls_files=files,
     )
     jupyter_config.write_jupyter_config(plan.record, config)
+    return f"written{' with TLS (' + files[0] + ')' if files else ''}"
 
 
 @step
-def submit(plan: LaunchPlan) -> None:
+def submit(plan: LaunchPlan) -> str:
     spec = plan.job_spec()
     write_private(spec.script_path, job_script(spec, plan.session.inode))
     plan.job = plan.backend.submit(spec)
     write_json(plan.record.job_file, plan.job)
+    return f"{plan.backend.name} job {plan.job['id']}"
 
 
 @step
-def connect(plan: LaunchPlan) -> None:
+def connect(plan: LaunchPlan) -> str:
     """Wait for the server to answer, then record how to reach it."""
     try:
         handover = wait_for_server(plan.record, plan.job, plan.backend, plan.site.url_timeout,
@@ -109,6 +135,7 @@ def connect(plan: LaunchPlan) -> None:
     record = connection_record(plan, handover, plan.record.password())
     write_json(plan.record.connection_file, record)
     plan.connection = record
+    return f"{record['url']} answers (job {record['job_id']} on {record['node']})"
 
 
 def _folder_replaced(plan: LaunchPlan) -> bool:

@@ -9,9 +9,11 @@ rule image_recipe:
         lambda wildcards: SESSIONS.recipe_of(wildcards.image_dir, wildcards.digest),
     output:
         directory("{image_dir}/recipes/{digest}"),
+    log:
+        "{image_dir}/recipes/{digest}.log",
     localrule: True
     run:
-        image.stage_recipe(Path(input[0]), Path(output[0]), SESSIONS.build_proxy)
+        image.stage_recipe(Path(input[0]), Path(output[0]), SESSIONS.build_proxy, Path(log[0]))
 
 
 rule image:

@@ -7,6 +7,8 @@ for _name in SESSIONS.names:
             f"notebook_{_name}"
         input:
             lambda wildcards, name=_name: SESSIONS.target_input(name),
+        log:
+            SESSIONS.target_log(_name),
         localrule: True
         run:
-            SESSIONS.report(rule.removeprefix("notebook_"))
+            SESSIONS.report(rule.removeprefix("notebook_"), log[0])
