@@ -11,10 +11,12 @@ it creates. Measured, interleaved round by round so that a noisy moment hits bot
   until its login page answers;
 * controller RPCs of one launch, from ``sdiag`` (by user): a job that starts at once, and one that
   waits 20 s in the queue;
-* ``startnotebook --check``.
+* ``startnotebook --check``;
+* 20 launches of 20 names at once on the 2-node cluster: p50 and p95 against a lone launch.
 
 Targets (issue "One launch, one process"): SLURM / bare <= 1.5 (stretch 1.2), local / bare <= 2.0,
-RPCs <= 4 (at once) and <= 8 (after a 20 s wait), --check <= 1 s. The machines are shared and
+RPCs <= 4 (at once) and <= 8 (after a 20 s wait), --check <= 1 s, p95 of 20 at once <= 2x a lone
+launch. The machines are shared and
 noisy: compare ratios from the same run, not seconds across runs.
 """
 
@@ -145,6 +147,22 @@ def rpcs_of_a_launch(user: Account, cluster: test_cluster.Cluster, name: str, wa
     return calls
 
 
+def concurrent_launches(user: Account, count: int) -> list[float]:
+    """``count`` launches of ``count`` names at once, each timed from its start to its URL."""
+    started = time.monotonic()
+    launches = [user.popen(str(BIN / "startnotebook"), "--profile", "slurm", "--name", f"many-{index}",
+                           "--flavor", "tiny", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for index in range(count)]
+    seconds = []
+    for launch in launches:
+        launch.communicate(timeout=600)
+        if launch.returncode != 0:
+            raise RuntimeError(f"a concurrent launch failed ({launch.returncode})")
+        seconds.append(time.monotonic() - started)  # upper bound: waited in start order
+    user.run("scancel", "-u", user.name)
+    return seconds
+
+
 def check_seconds(user: Account, rounds: int) -> float:
     times = []
     for _ in range(rounds):
@@ -155,10 +173,14 @@ def check_seconds(user: Account, rounds: int) -> float:
 
 
 def slurm_profile(user: Account) -> None:
+    """The shipped SLURM profile, with a flavour small enough for 20 sessions on 2 nodes."""
+    import yaml
+
     profile = user.home / ".config" / "snakemake" / "slurm"
     shutil.copytree(REPO / "profiles" / "slurm", profile)
-    with open(profile / "config.yaml", "a") as config:
-        config.write("slurm-status-command: squeue\n")  # the test cluster keeps no accounting
+    site = yaml.safe_load((profile / "site.yaml").read_text())
+    site["flavours"]["tiny"] = {"cpus_per_task": 1, "mem_mb": 512, "runtime": 60}
+    (profile / "site.yaml").write_text(yaml.safe_dump(site))
     subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(user.home / ".config")], check=True)
 
 
@@ -190,6 +212,12 @@ def main() -> None:
                 rows.append(("slurm", "startnotebook --profile slurm", index, launch_slurm(user, index)))
             figures["RPCs, job starts at once"] = rpcs_of_a_launch(user, cluster, "rpc-now", 0)
             figures["RPCs, after a 20 s queue wait"] = rpcs_of_a_launch(user, cluster, "rpc-wait", 20)
+            lone = statistics.median(seconds for backend, what, _, seconds in rows
+                                     if backend == "slurm" and what.startswith("startnotebook"))
+            together = sorted(concurrent_launches(user, 20))
+            figures["20 at once: p50 (s)"] = statistics.median(together)
+            figures["20 at once: p95 (s)"] = together[18]
+            figures["20 at once: p95 / lone launch"] = together[18] / lone
     finally:
         if user is not None:
             user.kill_processes()
@@ -203,7 +231,8 @@ def main() -> None:
 
 
 TARGETS = {"local": 2.0, "slurm": 1.5}
-OTHER_TARGETS = {"--check (s)": 1.0, "RPCs, job starts at once": 4, "RPCs, after a 20 s queue wait": 8}
+OTHER_TARGETS = {"--check (s)": 1.0, "RPCs, job starts at once": 4, "RPCs, after a 20 s queue wait": 8,
+                 "20 at once: p50 (s)": None, "20 at once: p95 (s)": None, "20 at once: p95 / lone launch": 2.0}
 
 
 def report(table: pandas.DataFrame, figures: dict) -> None:
@@ -223,7 +252,8 @@ def report(table: pandas.DataFrame, figures: dict) -> None:
               f"  {'ok' if ratio <= target else 'MISSED'}")
     for name, value in figures.items():
         target = OTHER_TARGETS[name]
-        print(f"{name}: {value:.2f}  (target <= {target})  {'ok' if value <= target else 'MISSED'}")
+        verdict = "" if target is None else f"  (target <= {target})  {'ok' if value <= target else 'MISSED'}"
+        print(f"{name}: {value:.2f}{verdict}")
 
 
 if __name__ == "__main__":

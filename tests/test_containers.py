@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import job_of, REPO, User, slurm_test_cluster, wait_until
-from startnotebook.image import image_path, recipe_digest
+from startnotebook.image import image_path
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.container

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, User, job_of, latest_launch, wait_until
+from conftest import User, job_of, latest_launch, wait_until
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.slurm
@@ -58,11 +58,12 @@ def test_a_lost_node_gives_one_new_server_and_the_old_one_is_shut_down(slurm, re
     slurm.kill_node(node)
     try:
         # The node looks alive to SLURM for up to SlurmdTimeout: the session may still be "running".
-        listed = wait_until(lambda: json.loads(researcher.startnotebook("list", "--all", "--json").stdout)[0]
-                            if json.loads(researcher.startnotebook("list", "--all", "--json").stdout)[0]["state"]
-                            in ("failed", "ended") else None, SLURMD_TIMEOUT + 60, 3)
+        def state() -> str:
+            return json.loads(researcher.startnotebook("list", "--all", "--json").stdout)[0]["state"]
+
+        listed = wait_until(lambda: state() in ("failed", "ended"), 60, 3)
         assert listed, "the lost node's session never showed as ended or failed"
-        assert time.monotonic() - killed_at <= SLURMD_TIMEOUT + 60
+        assert time.monotonic() - killed_at <= 60  # `list` tells within a minute
 
         relaunched = researcher.startnotebook("--profile", "slurm", "--name", "lost", "--notebook-timeout", "900")
         assert relaunched.returncode == 0, relaunched.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, REPO, User, job_of, slurm_test_cluster, wait_until
+from conftest import REPO, User, job_of, slurm_test_cluster
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.slurm

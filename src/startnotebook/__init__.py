@@ -1,20 +1,20 @@
 """startnotebook: a Jupyter notebook in a batch job, launched by a Snakemake workflow.
 
-The path of one launch, module by module:
+A launch, module by module (the README's "How a launch works" draws it):
 
-    cli          options -> a session request                       (the ``startnotebook`` command)
-    settings     site config + request -> validated session settings (schemas/)
-    launch       runs the workflow target ``notebook_NAME`` and prints url and password
-    Snakefile    rules: settings -> credentials -> jupyter config -> submit -> connection
-    credentials  a fresh password; only its hash goes into the Jupyter config
-    jupyter_config  the Jupyter settings of a session (timeouts, password hash, handover)
-    backends/    where the server runs: ``local`` (this machine) or ``slurm`` (sbatch)
-    jupyter_app  the server inside the job: binds, hands host and port back, stops when unused
-    connection   waits for the handover, probes the server, writes the connection JSON
-    session      the session folder ~/NAME and the files of one launch in it
-    state        is a session's server still running?
+    cli, commands/       the command line; one module per command
+    request, config      options, a project's row (project) and the site (profiles) -> settings
+    folders, session     the checked session folder and what lives in it; records: its launches
+    launching            is it running (assess)? the plan of a new launch; abandon on failure
+    snakemake_run        runs the workflow target notebook_NAME in this process, with the plan
+    snakefile, steps     the Snakefile's side: its sessions and plans; what each rule does
+    credentials, jupyter_config, tls   password, the server's settings, certificates
+    backends/, job, containers, image  where and how the job runs
+    readiness, client, connection, report   waiting for the job, its server, what the user reads
+    status, accounting, tables, times  sessions' states and usage, for list/info/stop/logs/usage
+    server/              runs in the job: the session's Jupyter server
 
-This package is imported inside jobs too: keep this file free of imports.
+This package is imported inside jobs (and containers) too: keep this file free of imports.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -105,7 +105,8 @@ def from_accounting(uses: list[Use]) -> list[Use]:
     except subprocess.TimeoutExpired as error:
         raise ControllerUnreachable("SLURM's accounting (sacct) did not answer") from error
     if result.returncode != 0:
-        raise ControllerUnreachable(f"sacct failed: {result.stderr.strip().splitlines()[-1:]}")
+        message = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ControllerUnreachable(f"sacct failed: {message}")
     accounted = {}
     for line in result.stdout.splitlines():
         job_id, start, end, cpus, tres = line.split("|")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import json
 import ssl
 import urllib.parse
 from dataclasses import dataclass
@@ -103,13 +102,6 @@ class Server:
         status, _, body = self.request("POST", "/api/shutdown", b"", headers)
         if status not in (200, 204):
             raise Unreachable(f"{self.url} refused to shut down ({status}): {body[:200]!r}")
-
-    def api(self, password: str, path: str) -> dict:
-        headers = self.login(password)
-        status, _, body = self.request("GET", "/api/" + path, None, headers)
-        if status != 200:
-            raise Unreachable(f"{self.url}/api/{path} answered {status}")
-        return json.loads(body)
 
 
 def _cookies(headers: http.client.HTTPMessage) -> dict:

@@ -217,14 +217,14 @@ def session_settings(site: Site, name: str, declared: Mapping[str, object], base
         "--notebook-timeout" if "notebook_timeout" in options else "notebook_timeout",
         options.get("notebook_timeout", fields["notebook_timeout"]))
     flavour = site.flavour(str(options.get("flavor", fields["flavor"])))
-    tls = options.get("tls")
     recipe = fields.get("image")
     return SessionSettings(
         name=name,
         flavour=flavour,
         kernel_timeout=kernel_timeout,
         notebook_timeout=notebook_timeout,
-        tls=bool(site.tls.enabled if tls is None else tls) or bool(fields.get("tls", False)),
+        # HTTPS if the site, the declaration or the command asks for it.
+        tls=bool(site.tls.enabled or fields.get("tls") or options.get("tls")),
         recipe=_relative_to(base, recipe) if recipe else None,
         notebooks=tuple(_source(base, notebook) for notebook in fields.get("notebooks") or ()),
     )

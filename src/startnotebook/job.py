@@ -22,9 +22,8 @@ from pathlib import Path
 from .config import Flavour
 from .containers import IMAGE_PATH, PACKAGE_MOUNT, ContainerRun, existing_binds, get_runtime
 from .records import LaunchRecord
+from .server import NODE_ADDRESS_VARIABLE
 
-#: The variable through which the job script tells the server its node's address.
-NODE_ADDRESS_VARIABLE = "STARTNOTEBOOK_NODE_ADDRESS"
 
 
 @dataclass(frozen=True)

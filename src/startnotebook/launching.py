@@ -12,7 +12,7 @@ calling a launch "running" only if its server answers with its own launch id.
 
 from __future__ import annotations
 
-import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,20 +27,18 @@ from .job import Container, JobSpec
 from .records import LaunchRecord, write_json
 from .session import Session
 
-log = logging.getLogger("startnotebook")
-
-
 class Progress:
     """Where a launch reports while it works: one-line notices and the job's status.
 
-    This one logs (a ``snakemake`` run shows it); ``startnotebook`` shows them on the terminal.
+    This one writes them to stderr, beside Snakemake's own output (a ``snakemake`` run);
+    ``startnotebook`` shows them its own way (commands/launch.py).
     """
 
     def notice(self, text: str) -> None:
-        log.warning("startnotebook: %s", text)
+        print(f"startnotebook: {text}", file=sys.stderr, flush=True)
 
     def job_status(self, status: JobStatus) -> None:
-        log.info("startnotebook: job %s", status)
+        print(f"startnotebook: job {status}", file=sys.stderr, flush=True)
 
 
 # --- is it running? ------------------------------------------------------------------------------
@@ -93,7 +91,7 @@ def assess(session: Session, backend: Backend) -> Assessment:
     return Assessment(stale=latest)
 
 
-def retire(assessment: Assessment, backend: Backend) -> None:
+def retire(assessment: Assessment, backend: Backend, progress: Progress) -> None:
     """End what an earlier launch left behind, and record it as ended."""
     stale = assessment.stale
     if stale is None:
@@ -104,7 +102,7 @@ def retire(assessment: Assessment, backend: Backend) -> None:
         try:
             assessment.stale_server.shutdown(stale.password())
         except Unreachable as error:
-            log.warning("startnotebook: %s", error)
+            progress.notice(f"the last server could not be shut down: {error}")
     stale.close("failed" if assessment.notice else "ended",
                 assessment.notice or "the job ended", ended=time.time())
 

@@ -72,7 +72,7 @@ def read_sheet(path: Path, site=None) -> dict[str, dict]:
         line = index + 2  # the header is line 1
         fields = _row_fields(row)
 
-        def bad(column: str, why: str) -> InvalidRequest:
+        def bad(column: str, why: str, line: int = line) -> InvalidRequest:
             return InvalidRequest(f"{path} line {line}, column {column}: {why}")
 
         name = fields.get("name", "")

@@ -38,6 +38,16 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES, since: str | None = None) 
     return "\n".join("    " + line for line in tail) or f"(empty log at {path})"
 
 
+def log_since(path: Path, offset: int) -> bytes:
+    """What ``path`` (a log being written) holds from ``offset`` on; nothing if it is not there."""
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(offset)
+            return stream.read()
+    except FileNotFoundError:
+        return b""
+
+
 def wait_for_server(record: LaunchRecord, job: dict, backend: Backend, timeout: float,
                     server_log: Path, on_status=lambda status: None) -> dict:
     """The handover of this launch's server once it answers; ServerFailed if it never will."""

@@ -17,7 +17,6 @@ never touched by a later run.
 from __future__ import annotations
 
 import functools
-import sys
 import threading
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from . import image, profiles, resources
 from .backends import get_backend
 from .config import Site, load_site, session_settings
 from .errors import NotebookFetchError, StartNotebookError
-from .launching import Assessment, LaunchPlan, assess, plan_launch
+from .launching import Assessment, LaunchPlan, Progress, assess, plan_launch
 from .records import LAUNCH_ID
 from .report import already_running, connection_banner
 from .session import Session
@@ -124,15 +123,16 @@ class Sessions:
             if not dry:
                 session.prepare()
                 self._locks.append(session.hold_launch_lock(
-                    on_wait=lambda: print(f"startnotebook: another launch of {name} is in progress; "
-                                          "waiting for it", file=sys.stderr)))
+                    on_wait=lambda: Progress().notice(f"another launch of {name} is in progress; "
+                                                      "waiting for it")))
             previous = assess(session, backend)
             if previous.running is not None:
                 self.running[name] = previous.connection
                 return
-            if previous.notice:
-                print(f"startnotebook: {previous.notice}", file=sys.stderr)
-        self._adopt(plan_launch(self.site, settings, session, backend, previous))
+        plan = plan_launch(self.site, settings, session, backend, previous)
+        if previous.notice:
+            plan.progress.notice(previous.notice)
+        self._adopt(plan)
 
     def target_log(self, name: str) -> str:
         """Where the target notebook_NAME says what it did (never the password)."""

@@ -159,7 +159,7 @@ def statuses(sessions: list[Session], backend_name: str) -> list[SessionStatus]:
         for name, group in by_backend.items():
             for job_id, status in get_backend(name).statuses(group).items():
                 answers[(name, job_id)] = status
-        for session, job in zip(asking, jobs):
+        for session, job in zip(asking, jobs, strict=True):
             status = answers[(job.get("backend", backend_name), job["id"])]
             told[session.name] = _from_job(session, latest[session.name], status)
     return [told[session.name] for session in sessions]

@@ -48,7 +48,7 @@ def _log(path: str, text: str) -> None:
 @step
 def begin(plan: LaunchPlan) -> str:
     """Retire what an earlier launch left behind, make the folders, record what is launched."""
-    retire(plan.previous, plan.backend)
+    retire(plan.previous, plan.backend, plan.progress)
     plan.session.prepare()
     os.chmod(plan.record.folder, 0o700)  # made by Snakemake for this rule's output
     write_launch_record(plan)

@@ -18,7 +18,7 @@ def fit(frame: pandas.DataFrame, shrinkable: tuple[tuple[str, int], ...], width:
         keep = max(minimum, len(column), longest - overflow)
         if overflow > 0 and keep < longest:
             frame[column] = frame[column].map(
-                lambda cell: cell if len(cell) <= keep else cell[: keep - 1] + ELLIPSIS)
+                lambda cell, keep=keep: cell if len(cell) <= keep else cell[: keep - 1] + ELLIPSIS)
     return _left_aligned(frame)
 
 

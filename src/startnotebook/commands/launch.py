@@ -7,6 +7,7 @@ only then is the workflow run, in this process, with the launch's plan (see snak
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TextIO
 from ..backends import JobStatus, get_backend
 from ..errors import LaunchInterrupted, ServerFailed
 from ..launching import LaunchPlan, Progress, assess, plan_launch
-from ..readiness import INTERRUPTED, log_tail, stop_waiting_on_interrupt
+from ..readiness import INTERRUPTED, log_since, log_tail, stop_waiting_on_interrupt
 from ..report import already_running, connection_banner
 from ..request import LaunchRequest, resolve
 from ..snakemake_run import run_workflow
@@ -52,12 +53,7 @@ class TerminalProgress(Progress):
         offset = log.stat().st_size if log.exists() else 0
         while True:
             finished = self.done.wait(TICK_SECONDS / 4)
-            try:
-                with open(log, "rb") as stream:
-                    stream.seek(offset)
-                    chunk = stream.read()
-            except FileNotFoundError:
-                chunk = b""
+            chunk = log_since(log, offset)
             complete = chunk[: chunk.rfind(b"\n") + 1] if not finished else chunk
             offset += len(complete)
             for line in complete.decode(errors="replace").splitlines():
@@ -77,6 +73,8 @@ def run(request: LaunchRequest, verbose: bool = False, as_json: bool = False,
     resolved = resolve(request, create=True)
     site, session = resolved.site, resolved.session
     session.prepare()
+    # From here on a working folder of the session's own, not wherever the user stands.
+    os.chdir(session.private)
     # --json keeps stdout for the JSON alone.
     chatter = sys.stderr if as_json else out
     tunnel = not site.nodes_reachable

@@ -11,13 +11,15 @@ import sys
 import time
 
 from ..backends import get_backend
+from ..readiness import log_since
 from ..status import status_of
 from .common import existing_session, parser, site_of
 
 POLL_SECONDS = 0.5
 
 
-def follow(path, session, status, out=sys.stdout) -> None:
+def follow(path, status, out=sys.stdout) -> None:
+    """Copy ``path`` as it grows until the session of ``status`` ends."""
     record = status.record
     job = status.job
     backend = get_backend(job["backend"]) if job else None
@@ -25,12 +27,7 @@ def follow(path, session, status, out=sys.stdout) -> None:
     next_check = time.monotonic() + (next(delays) if delays else 0)
     offset = 0
     while True:
-        try:
-            with open(path, "rb") as stream:
-                stream.seek(offset)
-                chunk = stream.read()
-        except FileNotFoundError:
-            chunk = b""
+        chunk = log_since(path, offset)
         offset += len(chunk)
         out.write(chunk.decode(errors="replace"))
         out.flush()
@@ -53,7 +50,7 @@ def main(argv: list[str]) -> int:
     session = existing_session(site, args.name)
     path = session.workflow_log if args.workflow else session.server_log
     if args.follow:
-        follow(path, session, status_of(session, site.backend))
+        follow(path, status_of(session, site.backend))
         return 0
     try:
         sys.stdout.write(path.read_text(errors="replace"))

@@ -5,3 +5,7 @@
 Everything here runs on the compute node, maybe inside a container image that has Jupyter but not
 this package's dependencies: it imports only Jupyter, the standard library and ``records``.
 """
+
+#: The variable through which the job script tells the server its node's address (found outside
+#: any container, whose name service may not know the node).
+NODE_ADDRESS_VARIABLE = "STARTNOTEBOOK_NODE_ADDRESS"

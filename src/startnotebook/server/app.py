@@ -38,8 +38,8 @@ from traitlets import Integer, Unicode
 from traitlets.config.loader import JSONFileConfigLoader
 
 from ..records import LaunchRecord, write_json
+from . import NODE_ADDRESS_VARIABLE
 
-NODE_ADDRESS_VARIABLE = "STARTNOTEBOOK_NODE_ADDRESS"
 #: The longest the notebook-timeout check may lag behind its deadline, in seconds.
 WATCH_INTERVAL_MAX = 5
 ACTIVITY_EVERY = 60
