@@ -81,8 +81,10 @@ class LocalBackend(Backend):
             return
         pid = int(job["id"])
         try:
-            # TERM first: the job script passes it on, Jupyter shuts its kernels down.
+            # TERM first: the job script passes it on, Jupyter shuts its kernels down (CONT: a
+            # stopped server must run to do so).
             os.killpg(pid, signal.SIGTERM)
+            os.killpg(pid, signal.SIGCONT)
             deadline = time.monotonic() + STOP_GRACE_SECONDS
             while time.monotonic() < deadline:
                 if not self._is_ours(job):
