@@ -204,7 +204,9 @@ def test_a_damaged_launch_record_is_recovered_not_a_traceback(user, damaged, tex
     assert again.returncode == 0, again.stderr
     assert "Traceback" not in again.stderr + again.stdout
     assert "successfully launched" in again.stdout
-    if not crashed:
+    if crashed:
+        assert "is damaged" in again.stdout and "launching afresh" in again.stdout
+    else:
         assert "is stale" in again.stdout and "its record is damaged" in again.stdout
     url, password = parse_banner(again.stdout)
     assert url != parse_banner(first.stdout)[0] or not crashed

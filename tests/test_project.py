@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, User, job_of, slurm_test_cluster
+from conftest import REPO, User, job_of, slurm_test_cluster, wait_until
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.slurm
@@ -163,6 +163,21 @@ def test_a_notebook_that_cannot_be_fetched_fails_before_any_job(slurm, researche
     assert result.returncode != 0 and result.stderr.count("\n") == 1, result.stderr
     assert f"notebook {notebooks_server}/nowhere.ipynb of session missing cannot be fetched" in result.stderr
     assert not [job for job in slurm.queue() if slurm.scontrol_job(job)["JobName"] == "missing"]
+
+
+def test_a_project_launch_that_fails_leaves_no_job_behind(slurm, researcher, project):
+    """Snakemake runs a module's onerror nowhere: the launch's own steps cancel its job."""
+    researcher.slurm_profile(url_timeout=8, flavours={
+        "queued": {"cpus_per_task": 1, "mem_mb": 512, "runtime": 10, "slurm_partition": "stuck"}})
+    add_row(researcher, project, "queued-for-ever", "queued", "60", "60", "", "")
+    try:
+        result = researcher.snakemake("--profile", "slurm", "notebook_queued-for-ever", cwd=project)
+        assert result.returncode != 0
+        assert "no notebook URL after 8 s" in result.stdout + result.stderr
+        assert wait_until(lambda: not [job for job in slurm.queue()
+                                       if slurm.scontrol_job(job)["JobName"] == "queued-for-ever"], 10)
+    finally:
+        researcher.slurm_profile(url_timeout=600)
 
 
 def test_a_row_with_its_own_recipe_gets_its_own_image_built_without_root(slurm, researcher, project):

@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     except StartNotebookError as error:
         print(f"startnotebook: error: {error}", file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt:
+        print("startnotebook: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader (`| head`) has gone: nothing more to say, and nobody to say it to.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -8,7 +8,6 @@ go straight to the node: a login node's http_proxy is for the outside world.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import ssl
 import urllib.parse
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 
 from .jupyter_config import IDENTITY_HEADER
+from .server import sha256_fingerprint
 
 TIMEOUT = 5
 
@@ -55,8 +55,7 @@ class Server:
         connection = http.client.HTTPSConnection(self.host, self.port, timeout=TIMEOUT, context=context)
         connection.connect()
         presented = connection.sock.getpeercert(binary_form=True)
-        digest = hashlib.sha256(presented).hexdigest().upper()
-        if self.fingerprint is None or ":".join(digest[i:i + 2] for i in range(0, 64, 2)) != self.fingerprint:
+        if self.fingerprint is None or sha256_fingerprint(presented) != self.fingerprint:
             connection.close()
             raise Unreachable(f"{self.url} presents a certificate other than the session's")
         return connection

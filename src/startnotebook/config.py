@@ -15,13 +15,14 @@ Both are validated against the schemas once per process (see schema_errors).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from . import profiles, resources
 from .errors import ConfigError, InvalidRequest
+from .folders import expand
 from .names import check_name
 from .quick_imports import skip_iri_format_checker
 
@@ -115,8 +116,6 @@ class Site:
     container: ContainerSite
     #: The profile the settings came from (None: the shipped defaults alone).
     profile: Path | None = None
-    #: The merged settings as read, for the workflow's ``config``.
-    settings: Mapping[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     def flavour(self, name: str) -> Flavour:
         try:
@@ -133,12 +132,6 @@ def _merge(base: dict, override: dict) -> dict:
     merged = yaml.safe_load(yaml.safe_dump(base))  # a deep copy of plain data
     update_config(merged, override)
     return merged
-
-
-def _expand(path: str | None) -> Path | None:
-    import os
-
-    return Path(os.path.expanduser(os.path.expandvars(path))) if path else None
 
 
 def load_site(profile: Path | None = None) -> Site:
@@ -163,20 +156,24 @@ def load_site(profile: Path | None = None) -> Site:
         url_timeout=settings["url_timeout"],
         login_host=settings.get("login_host"),
         nodes_reachable=settings["nodes_reachable"],
-        tls=TLSSite(tls.get("enabled", False), _expand(tls.get("certificate")), _expand(tls.get("key"))),
+        tls=TLSSite(tls.get("enabled", False), _path(tls.get("certificate"), "tls.certificate"),
+                    _path(tls.get("key"), "tls.key")),
         flavours=flavours,
         session_defaults=dict(settings["session_defaults"]),
         container=ContainerSite(
             runtime=container.get("runtime", "none"),
-            image=str(_expand(container["image"])) if container.get("image") else None,
-            image_dir=_expand(container.get("image_dir", "~/.cache/startnotebook/images")),
+            image=str(_path(container["image"], "container.image")) if container.get("image") else None,
+            image_dir=_path(container.get("image_dir", "~/.cache/startnotebook/images"), "container.image_dir"),
             python=container.get("python", "/usr/bin/python3"),
             build_proxy=container.get("build_proxy"),
             binds=tuple(container.get("binds", ())),
         ),
         profile=profile,
-        settings=settings,
     )
+
+
+def _path(configured: str | None, setting: str) -> Path | None:
+    return expand(configured, setting) if configured else None
 
 
 # --- one session -------------------------------------------------------------------------------
@@ -231,7 +228,8 @@ def session_settings(site: Site, name: str, declared: Mapping[str, object], base
 
 
 def _relative_to(base: Path | None, path: str) -> Path:
-    resolved = _expand(path)
+    """A path of a project's (a recipe, a notebook): "~" expanded, relative to the project."""
+    resolved = Path(path).expanduser()
     return resolved if resolved.is_absolute() or base is None else base / resolved
 
 

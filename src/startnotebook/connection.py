@@ -7,13 +7,12 @@ a laptop, and the site says whether they are (``nodes_reachable``).
 
 from __future__ import annotations
 
-import getpass
-import os
 import socket
 import time
 
 from .client import Server
 from .config import Site
+from .folders import user_name
 from .times import iso
 
 
@@ -23,7 +22,7 @@ def login_host(site: Site) -> str:
 
 def tunnel(site: Site, server: Server) -> dict:
     """The command that brings the server to the laptop's localhost, and the URL to open there."""
-    user = os.environ.get("USER") or getpass.getuser()
+    user = user_name()
     port = server.port
     return {
         "command": f"ssh -N -L {port}:{server.host}:{port} {user}@{login_host(site)}",

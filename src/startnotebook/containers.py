@@ -11,7 +11,9 @@ exist, the startnotebook package is bound at /opt/startnotebook, and the command
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,20 @@ class Runtime(ABC):
                 f"container image {image} does not exist (let the workflow build it, or point "
                 "container.image at a prebuilt image)"
             )
+        check_trusted(Path(image))
+
+
+def check_trusted(image: Path) -> None:
+    """The session's server runs the image's Python with the user's rights and password: only an
+    image the user or root made, that nobody else can change, is run (an image folder may be
+    shared: another user could put an image of theirs where the user's is expected)."""
+    info = os.lstat(image)
+    if stat.S_ISLNK(info.st_mode):
+        raise ContainerError(f"container image {image} is a symbolic link; refusing to run it")
+    if info.st_uid not in (os.getuid(), 0):
+        raise ContainerError(f"container image {image} belongs to another user; refusing to run it")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ContainerError(f"container image {image} can be changed by others; refusing to run it")
 
     @abstractmethod
     def wrap(self, run: ContainerRun, argv: list[str]) -> list[str]:

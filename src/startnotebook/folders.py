@@ -28,20 +28,21 @@ def user_name() -> str:
     return os.environ.get("USER") or getpass.getuser()
 
 
-def expand_root(configured: str) -> Path:
-    """``sessions_root`` with "~", $USER and other environment variables expanded."""
+def expand(configured: str, setting: str) -> Path:
+    """A path setting with "~", $USER and other environment variables expanded; one that names
+    a variable that is not set is an error, not a folder called "$X"."""
     variables = {**os.environ, "USER": user_name()}
 
     def value(match: re.Match) -> str:
         name = match.group(1) or match.group(2)
         if name not in variables:
-            raise ConfigError(f"sessions_root {configured!r} names ${name}, which is not set")
+            raise ConfigError(f"{setting} {configured!r} names ${name}, which is not set")
         return variables[name]
 
-    root = Path(_VARIABLE.sub(value, os.path.expanduser(configured)))
-    if not root.is_absolute():
-        raise ConfigError(f"sessions_root {configured!r} is not an absolute path")
-    return root
+    path = Path(_VARIABLE.sub(value, os.path.expanduser(configured)))
+    if not path.is_absolute():
+        raise ConfigError(f"{setting} {configured!r} is not an absolute path")
+    return path
 
 
 def _reason(error: OSError) -> str:
@@ -68,15 +69,13 @@ def _make_own_folder(path: Path, what: str) -> None:
 
 
 def _others_may_write(info: os.stat_result) -> bool:
-    """World-writable, or writable by a group other than the user's own (private) group."""
-    return bool(info.st_mode & stat.S_IWOTH) or bool(
-        info.st_mode & stat.S_IWGRP and info.st_gid != os.getgid()
-    )
+    """Writable by anyone but its owner (a group may have other members than the user)."""
+    return bool(info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
 def sessions_root(configured: str, create: bool) -> Path:
     """The folder session folders go into; a shared root gets a per-user folder below it."""
-    root = expand_root(configured)
+    root = expand(configured, "sessions_root")
     try:
         info = os.stat(root)
     except FileNotFoundError:
@@ -115,8 +114,9 @@ def session_folder(root: Path, name: str, create: bool) -> Path:
     try:
         if create:
             _make_own_folder(folder, "session folder")
-            # Notebooks and the session's secrets are the user's alone, on a shared file system too.
-            os.chmod(folder, FOLDER_MODE, follow_symlinks=False)
+            # Notebooks and the session's secrets are the user's alone, on a shared file system
+            # too. (Checked a moment ago: not a symlink.)
+            os.chmod(folder, FOLDER_MODE)
         elif os.path.lexists(folder):
             _check_own_folder(folder, "session folder")
     except SessionFolderError:

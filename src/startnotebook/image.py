@@ -19,6 +19,7 @@ the build, which may run as a batch job on a compute node, then needs nothing bu
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -51,11 +52,6 @@ def image_path(image_dir: Path, recipe: Path) -> Path:
     return image_dir / f"notebook-{recipe_digest(recipe)}"
 
 
-def staged_recipe(image: Path) -> Path:
-    """Where the recipe of ``image`` is staged for its build: <image_dir>/recipes/<digest>."""
-    return image.parent / "recipes" / image.name.removeprefix("notebook-")
-
-
 def container_for(site: ContainerSite, recipe: Path | None, name: str) -> tuple[Container, Path | None]:
     """How a session's server runs, and the recipe of an image the workflow must build (or None).
 
@@ -78,14 +74,16 @@ def container_for(site: ContainerSite, recipe: Path | None, name: str) -> tuple[
 
 def stage_recipe(recipe: Path, staged: Path, proxy: str | None, log: Path) -> None:
     """Copy ``recipe`` with its build settings where the build (maybe a batch job) finds them."""
-    partial = staged.with_name(staged.name + ".partial")
+    partial = staged.with_name(f"{staged.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     for name in RECIPE_FILES:
         shutil.copy(recipe / name, partial / name)
     (partial / "build.json").write_text(json.dumps({"proxy": proxy}) + "\n")
-    shutil.rmtree(staged, ignore_errors=True)
-    partial.rename(staged)
+    try:
+        partial.rename(staged)
+    except OSError:  # staged meanwhile by another launch: the same recipe (same digest)
+        shutil.rmtree(partial, ignore_errors=True)
     log.write_text(f"staged {recipe} as {staged} (proxy: {proxy or 'none'})\n")
 
 
@@ -179,8 +177,19 @@ def build(recipe: Path, dest: Path, log_path: Path) -> None:
     """Build the image of the staged ``recipe`` at ``dest``, atomically: a failed build leaves no image.
 
     As root or as an ordinary user (mmdebstrap in a user namespace); the image's files belong to
-    whoever builds it.
+    whoever builds it. Launches run without Snakemake's lock: two that need the same image build
+    it once (a lock per image); one already there is never replaced (a session may run in it).
     """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.parent / f".{dest.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if dest.is_dir():
+            log_path.write_text(f"{dest} was built meanwhile\n")
+            return
+        _build(recipe, dest, log_path)
+
+
+def _build(recipe: Path, dest: Path, log_path: Path) -> None:
     if shutil.which("mmdebstrap") is None:
         raise ContainerError("building the notebook image needs mmdebstrap (Debian package "
                              "mmdebstrap; as an ordinary user also uidmap)")
@@ -209,7 +218,7 @@ def build(recipe: Path, dest: Path, log_path: Path) -> None:
         f"--customize-hook={PIP_HOOK}", f"--customize-hook={TIDY_HOOK}",
         SUITE, "-", debian_mirror(),
     ]
-    partial = dest.with_name(dest.name + ".partial")
+    partial = dest.with_name(f"{dest.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     # As root tar keeps the image's owners (by number: the host's names may differ); as a user
@@ -241,5 +250,4 @@ def build(recipe: Path, dest: Path, log_path: Path) -> None:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    shutil.rmtree(dest, ignore_errors=True)
     partial.rename(dest)

@@ -105,15 +105,20 @@ def job_script(spec: JobSpec, folder_inode: int) -> str:
 # startnotebook session {spec.name}, launch {record.id}: Jupyter for as long as it is used.
 folder={shlex.quote(str(spec.folder))}
 launch={shlex.quote(str(record.folder))}
+# A launch that was ended before its job could start (cancelled, failed, stopped) stays ended.
+if [ -e "$launch/end.json" ]; then
+    echo "startnotebook: launch {record.id} ended before this job started; ending at once"
+    exit 0
+fi
 # When the allocation began to be used, for `startnotebook usage`.
-printf '{{"started": %s, "node": "%s", "job_id": "%s"}}\n' "$(date +%s.%N)" "$(hostname)" "${{SLURM_JOB_ID:-$$}}" \
-    > "$launch/.start.json.tmp" && mv -f "$launch/.start.json.tmp" "$launch/start.json"
+(umask 077 && printf '{{"started": %s, "node": "%s", "job_id": "%s"}}\\n' "$(date +%s.%N)" "$(hostname)" \\
+    "${{SLURM_JOB_ID:-$$}}" > "$launch/.start.json.tmp" && mv -f "$launch/.start.json.tmp" "$launch/start.json")
 echo "=== startnotebook: launch {record.id} of {spec.name}, job ${{SLURM_JOB_ID:-$$}} on $(hostname), $(date -u +%FT%TZ)"
 
 ended() {{  # state reason: record how the session ended, unless the server did; drop its secrets
     if [ ! -e "$launch/end.json" ]; then
-        printf '{{"state": "%s", "reason": "%s", "ended": %s}}\\n' "$1" "$2" "$(date +%s)" > {shlex.quote(str(tmp))} \\
-            && mv -f {shlex.quote(str(tmp))} {shlex.quote(str(end))}
+        (umask 077 && printf '{{"state": "%s", "reason": "%s", "ended": %s}}\\n' "$1" "$2" "$(date +%s.%N)" \\
+            > {shlex.quote(str(tmp))} && mv -f {shlex.quote(str(tmp))} {shlex.quote(str(end))})
     fi
     rm -f "$launch/password" "$launch/connection.json"
 }}

@@ -83,11 +83,19 @@ def assess(session: Session, backend: Backend) -> Assessment:
         return Assessment(stale=latest, stale_job=job,
                           notice=f"the last launch of {name} is stale ({why}); its job {job['id']} "
                                  "is cancelled and the session launched afresh")
+    if status.label == "PENDING":
+        # Pending for a reason no wait cures: it would sit in the queue for ever.
+        return Assessment(stale=latest, stale_job=job,
+                          notice=f"the last launch of {name} can never start ({status}); its job "
+                                 f"{job['id']} is cancelled and the session launched afresh")
     if server is not None and server.answers():
         # The job ended (a node lost to SLURM) but its server lives on, outside any allocation.
         return Assessment(stale=latest, stale_server=server,
                           notice=f"the last server of {name} still answers at {server.url} although "
                                  f"its job {job['id']} ended ({status}); it is shut down")
+    if damage:
+        return Assessment(stale=latest, notice=f"the record of {name}'s last launch is damaged "
+                                               f"({damage[0]}); launching afresh")
     return Assessment(stale=latest)
 
 
@@ -128,6 +136,7 @@ class LaunchPlan:
     job: dict | None = None
     connection: dict | None = None
     failure: StartNotebookError | None = None
+    abandoned: bool = False
 
     @property
     def name(self) -> str:
@@ -173,12 +182,21 @@ class LaunchPlan:
     def abandon(self, reason: str) -> None:
         """The one place a launch that did not reach its URL ends: cancel its job, record why.
 
-        Whatever ends the launch early (a failed rule, Ctrl-C, a timeout) comes here, once.
+        Whatever ends the launch early (a failed rule, Ctrl-C, a timeout) comes here, once. A
+        closed record means no job: a job that starts after all finds its launch ended and stops
+        at once (job.py). A job that cannot be cancelled now (no controller) may already run, so
+        its record stays open for the next launch or ``stop`` to end it.
         """
-        if self.connection is not None:
+        if self.connection is not None or self.abandoned:
             return
+        self.abandoned = True
         if self.job is not None:
-            self.backend.cancel(self.job)
+            try:
+                self.backend.cancel(self.job)
+            except StartNotebookError as error:
+                self.progress.notice(f"job {self.job['id']} could not be cancelled ({error}); the "
+                                     f"next launch of {self.name} or `startnotebook stop {self.name}` will")
+                return
         if not self.record.launch_file.exists():
             # It failed before its first rule (e.g. a notebook it cannot fetch): still a record,
             # so that `list` and `info` say what happened.
@@ -188,7 +206,6 @@ class LaunchPlan:
             except (OSError, StartNotebookError):
                 pass
         self.record.close("failed", reason)
-        self.connection = {}  # abandoned: a second call does nothing
 
 
 def plan_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend | None = None,

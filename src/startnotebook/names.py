@@ -55,8 +55,9 @@ def check_name(name: str) -> str:
             )
         if character.isspace() or unicodedata.category(character) == "Cc":
             raise InvalidRequest(f"the session name {shown} contains whitespace or a control character")
-    if name[0] in ".-":
-        raise InvalidRequest(f"the session name {shown} starts with '{name[0]}'")
+    if not name[0].isascii() or not name[0].isalnum():
+        raise InvalidRequest(f"the session name {shown} starts with '{name[0]}'; it starts with a "
+                             "letter or a digit")
     if not _NAME.fullmatch(name):
         bad = next(character for character in name if not re.fullmatch(r"[A-Za-z0-9._-]", character))
         raise InvalidRequest(f"the session name {shown} contains {bad!r}; use {ALLOWED}")

@@ -14,6 +14,7 @@ startnotebook's site settings in ``site.yaml`` next to it (see config.py).
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from . import resources
@@ -81,5 +82,15 @@ def given_to_snakemake() -> list[Path]:
             continue
         found = get_profile_dir(profile)
         if found is not None:
-            folders.append(found[0].resolve())
+            folders.append(_trusted(found[0].resolve()))
     return folders
+
+
+def _trusted(folder: Path) -> Path:
+    """Snakemake takes a bare profile name from the current directory first: a profile folder
+    someone else made or may change (planted where the user stands) must not set the site."""
+    info = folder.stat()
+    if info.st_uid not in (os.getuid(), 0) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"refusing the profile {folder}: it belongs to another user or others may "
+                          "change it (name the profile's path, or install it as ~/.config/snakemake/NAME)")
+    return folder

@@ -124,14 +124,18 @@ def _is_own(path: Path) -> bool:
 def declaration_here(name: str, site=None) -> tuple[dict, Path | None]:
     """What the project in the current directory declares for ``name`` (nothing if none).
 
-    Only a project whose config is the user's own counts: a directory someone else prepared
-    must not choose what the user's session runs (its image recipe, its notebooks).
+    Only a project whose config is the user's own and declares sessions counts: a directory
+    someone else prepared must not choose what the user's session runs (its image recipe, its
+    notebooks), and another workflow's config/config.yaml is none of ours.
     """
     base = Path.cwd()
     if not _is_own(base / CONFIG):
         return {}, None
     config = load_yaml(base / CONFIG)
-    if "sessions_sheet" in config and not _is_own(base / config["sessions_sheet"]):
+    if not {"sessions_sheet", "sessions"} & set(config):
+        return {}, None  # another workflow's config, not a startnotebook project's
+    sheet = config.get("sessions_sheet")
+    if isinstance(sheet, str) and not _is_own(base / sheet):
         return {}, None
     fields, folder = declarations(config, base, site).get(name, ({}, None))
     return fields, folder

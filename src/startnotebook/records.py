@@ -23,17 +23,19 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import SessionFolderError
 
 PRIVATE_MODE = 0o600
-LAUNCH_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}")
+LAUNCH_ID = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[0-9a-f]{6}")
 
 
 def new_launch_id() -> str:
-    """Sortable by time (UTC), unique by its random tail."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+    """Sortable by time (UTC, to the microsecond: the latest launch is the last), unique by its
+    random tail."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
 
 
 def write_private(path: Path, text: str) -> None:

@@ -114,7 +114,7 @@ class Session:
                 if private.is_symlink():
                     raise SessionFolderError(f"{private} is a symbolic link; refusing to follow it")
             # Passwords live below: a folder made earlier may have a wider mode.
-            os.chmod(self.private, 0o700, follow_symlinks=False)
+            os.chmod(self.private, 0o700)
             free = os.statvfs(self.folder)
         except OSError as error:
             raise SessionFolderError(

@@ -28,6 +28,7 @@ from .backends import get_backend
 from .config import Site, load_site, session_settings
 from .errors import NotebookFetchError, StartNotebookError
 from .launching import Assessment, LaunchPlan, Progress, assess, plan_launch
+from .readiness import stop_waiting_on_interrupt
 from .records import LAUNCH_ID
 from .report import already_running, connection_banner
 from .session import Session
@@ -36,6 +37,7 @@ from .session import Session
 LAUNCH_PATTERN = r"/.+/\.startnotebook/launches/" + LAUNCH_ID.pattern
 
 _handed_over: dict[str, LaunchPlan] = {}  # by launch folder
+_planned_in_this_process: list[LaunchPlan] = []
 _lock = threading.Lock()
 
 
@@ -81,6 +83,8 @@ class Sessions:
         elif workflow.is_main_process:
             from . import project
 
+            # Ctrl-C must also end a launch's wait for its URL (and so cancel its job).
+            stop_waiting_on_interrupt()
             site_profiles = profiles.given_to_snakemake()
             self.site = load_site(site_profiles[-1] if site_profiles else None)
             self.declared = project.declarations(config, Path.cwd(), self.site)
@@ -91,6 +95,7 @@ class Sessions:
     def _adopt(self, plan: LaunchPlan) -> None:
         self.plans[str(plan.record.folder)] = plan
         self.planned[plan.name] = str(plan.record.folder)
+        _planned_in_this_process.append(plan)
 
     @property
     def names(self) -> list[str]:
@@ -119,12 +124,12 @@ class Sessions:
         session = Session.find(self.site, name, create=not dry)
         backend = get_backend(self.site.backend)
         previous = Assessment()
+        if not dry:
+            session.prepare()
+            self._locks.append(session.hold_launch_lock(
+                on_wait=lambda: Progress().notice(f"another launch of {name} is in progress; "
+                                                  "waiting for it")))
         if session.exists:
-            if not dry:
-                session.prepare()
-                self._locks.append(session.hold_launch_lock(
-                    on_wait=lambda: Progress().notice(f"another launch of {name} is in progress; "
-                                                      "waiting for it")))
             previous = assess(session, backend)
             if previous.running is not None:
                 self.running[name] = previous.connection
@@ -168,7 +173,11 @@ class Sessions:
                 raise self._fetch_failed(plan, source, "no such file")
             return source
         stored = storage_http(source)
-        if not get_flag_value(stored, "storage_object").exists():
+        try:
+            found = get_flag_value(stored, "storage_object").exists()
+        except Exception as error:  # noqa: BLE001 - whatever the plugin raises (DNS, refused, TLS)
+            raise self._fetch_failed(plan, source, str(error).splitlines()[0][:200]) from None
+        if not found:
             raise self._fetch_failed(plan, source, "not found")
         return stored
 
@@ -203,8 +212,12 @@ class Sessions:
     def build_proxy(self) -> str | None:
         return self.site.container.build_proxy if self.site else None
 
-    # --- ending ------------------------------------------------------------------------------
-    def abandon_unfinished(self, reason: str) -> None:
-        """The workflow failed or was interrupted: no launch of this run may leave a job behind."""
-        for plan in self.plans.values():
-            plan.abandon(plan.failure and str(plan.failure) or reason)
+
+
+def abandon_unfinished(reason: str = "the launch workflow failed") -> None:
+    """The workflow failed or was interrupted: no launch of this process may leave a job behind.
+
+    For the Snakefile's ``onerror`` (Snakemake keeps only the main Snakefile's: a project's
+    Snakefile calls this too, see commands/init.py)."""
+    for plan in _planned_in_this_process:
+        plan.abandon(str(plan.failure) if plan.failure else reason)

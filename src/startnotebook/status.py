@@ -85,6 +85,11 @@ class SessionStatus:
         return self.end.get("ended")
 
     @property
+    def time_left(self) -> str | None:
+        """Wall time left, as the batch system says it, while the session lives."""
+        return (self.job_status.time_left or None) if self.job_status and self.live else None
+
+    @property
     def idle_seconds(self) -> float | None:
         since = self.activity.get("idle_since")
         if not since or self.state != "running":

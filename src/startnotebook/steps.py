@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import credentials, jupyter_config, tls
@@ -41,7 +42,8 @@ def step(function):
 
 
 def _log(path: str, text: str) -> None:
-    with open(path, "a") as log:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "a") as log:
         log.write(text.rstrip() + "\n")
 
 
@@ -116,26 +118,39 @@ def submit(plan: LaunchPlan) -> str:
     spec = plan.job_spec()
     write_private(spec.script_path, job_script(spec, plan.session.inode))
     plan.job = plan.backend.submit(spec)
-    write_json(plan.record.job_file, plan.job)
+    with abandoned_on_failure(plan):
+        write_json(plan.record.job_file, plan.job)
     return f"{plan.backend.name} job {plan.job['id']}"
 
 
 @step
 def connect(plan: LaunchPlan) -> str:
     """Wait for the server to answer, then record how to reach it."""
-    try:
-        handover = wait_for_server(plan.record, plan.job, plan.backend, plan.site.url_timeout,
-                                   plan.session.server_log, plan.progress.job_status)
-    except ServerFailed:
-        if _folder_replaced(plan):
-            raise SessionFolderError(
-                f"the session folder changed after the launch checked it ({plan.session.folder} is "
-                "another folder now); the job refused to start there") from None
-        raise
-    record = connection_record(plan, handover, plan.record.password())
-    write_json(plan.record.connection_file, record)
-    plan.connection = record
+    with abandoned_on_failure(plan):
+        try:
+            handover = wait_for_server(plan.record, plan.job, plan.backend, plan.site.url_timeout,
+                                       plan.session.server_log, plan.progress.job_status)
+        except ServerFailed:
+            if _folder_replaced(plan):
+                raise SessionFolderError(
+                    f"the session folder changed after the launch checked it ({plan.session.folder} "
+                    "is another folder now); the job refused to start there") from None
+            raise
+        record = connection_record(plan, handover, plan.record.password())
+        write_json(plan.record.connection_file, record)
+        plan.connection = record
     return f"{record['url']} answers (job {record['job_id']} on {record['node']})"
+
+
+@contextmanager
+def abandoned_on_failure(plan: LaunchPlan):
+    """Whatever goes wrong from here (Ctrl-C too), the launch's job goes with it, at once:
+    Snakemake runs a module's onerror nowhere, and a later rule may never run."""
+    try:
+        yield
+    except BaseException as error:
+        plan.abandon(str(plan.failure or error) or type(error).__name__)
+        raise
 
 
 def _folder_replaced(plan: LaunchPlan) -> bool:

@@ -125,8 +125,12 @@ class SlurmBackend(Backend):
         if not jobs:
             return {}
         ids = sorted({job["id"] for job in jobs}, key=int)
-        result = _ask(["squeue", "--noheader", "--states=all", f"--jobs={','.join(ids)}",
-                       "--format=%i|%T|%r|%N|%L"])
+        try:
+            result = _ask(["squeue", "--noheader", "--states=all", f"--jobs={','.join(ids)}",
+                           "--format=%i|%T|%r|%N|%L"])
+        except ControllerUnreachable as error:
+            # Not knowing is an answer too: the caller decides what it means (wait, or say so).
+            return {job_id: JobStatus(None, "UNKNOWN", str(error)) for job_id in ids}
         if result.returncode != 0 and "Invalid job id" not in result.stderr:
             reason = _last_line(result.stderr)
             return {job_id: JobStatus(None, "UNKNOWN", reason) for job_id in ids}
@@ -139,4 +143,6 @@ class SlurmBackend(Backend):
                 for job_id in ids}
 
     def cancel(self, job: dict) -> None:
-        _ask(["scancel", "--quiet", job["id"]])
+        result = _ask(["scancel", "--quiet", job["id"]])
+        if result.returncode != 0 and "Invalid job id" not in result.stderr:
+            raise ControllerUnreachable(f"scancel of job {job['id']} failed: {_last_line(result.stderr)}")

@@ -27,7 +27,7 @@ def describe(status: SessionStatus) -> dict:
         "notebook_timeout": launch.get("notebook_timeout"),
         "started": iso(status.started),
         "ended": iso(end.get("ended")),
-        "time_left": (status.job_status.time_left or None) if status.job_status and status.live else None,
+        "time_left": status.time_left,
         "folder": str(status.session.folder),
         "logs": {"server": str(status.session.server_log), "workflow": str(status.session.workflow_log)},
     }

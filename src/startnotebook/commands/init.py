@@ -13,11 +13,13 @@ from ..cli import OneLineErrorParser
 SNAKEFILE = '''\
 # The sessions of this project, launched by the startnotebook workflow (installed with the
 # startnotebook package) used as a Snakemake module. From this folder:
-#   snakemake --profile slurm notebook_NAME     # on the cluster (the site's slurm profile)
+#   snakemake --profile slurm notebook_NAME     # on the cluster (the site's profile, installed
+#                                               # as /etc/xdg/snakemake/slurm or ~/.config/...)
 #   snakemake notebook_NAME                     # on this machine
 #   startnotebook --name NAME                   # the same session, with startnotebook's messages
 # NAME is a row of config/sessions.tsv; the site's settings come from the profile.
 from startnotebook import resources
+from startnotebook.snakefile import abandon_unfinished
 
 
 configfile: "config/config.yaml"
@@ -31,6 +33,12 @@ module startnotebook:
 
 
 use rule * from startnotebook
+
+
+# A launch that fails or is interrupted leaves no job behind (Snakemake runs only the main
+# Snakefile's onerror, not the module's).
+onerror:
+    abandon_unfinished()
 '''
 
 WORKFLOW_PROFILE = '''\
@@ -88,5 +96,8 @@ def main(argv: list[str]) -> int:
     for path in write_project(folder):
         print(f"wrote {path}")
     print(f"Sessions are the rows of {folder / 'config/sessions.tsv'}. From {folder}:\n"
-          "  snakemake --profile slurm notebook_my-analysis    (or startnotebook --name my-analysis)")
+          "  snakemake --profile slurm notebook_my-analysis   (the site's profile, installed as\n"
+          "                                                   /etc/xdg/snakemake/slurm or ~/.config/...)\n"
+          "  snakemake notebook_my-analysis                   (on this machine)\n"
+          "  startnotebook --name my-analysis                 (either, with startnotebook's messages)")
     return 0

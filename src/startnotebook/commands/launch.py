@@ -119,7 +119,8 @@ def _launch(plan: LaunchPlan, progress: TerminalProgress, chatter: TextIO, verbo
     if succeeded and plan.connection:
         return plan.connection
     if INTERRUPTED.is_set():
-        raise LaunchInterrupted("interrupted while waiting for the notebook URL; the job was cancelled")
+        raise LaunchInterrupted("interrupted while waiting for the notebook URL; "
+                                + ("the job was cancelled" if plan.job else "no job was submitted"))
     if plan.failure is not None:
         raise plan.failure
     raise ServerFailed(f"the launch workflow failed; the end of its log ({plan.session.workflow_log}):\n"

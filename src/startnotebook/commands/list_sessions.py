@@ -31,7 +31,7 @@ def row(status: SessionStatus) -> dict:
         "flavor": launch.get("flavor"),
         "started": iso(status.started),
         "idle_seconds": round(status.idle_seconds) if status.idle_seconds is not None else None,
-        "time_left": (status.job_status.time_left or None) if status.job_status and status.live else None,
+        "time_left": status.time_left,
         "folder": str(status.session.folder),
     }
 

@@ -11,7 +11,7 @@ import time
 
 from ..backends import get_backend
 from ..client import Server, Unreachable
-from ..errors import StartNotebookError
+from ..errors import ControllerUnreachable, StartNotebookError
 from ..status import status_of
 from .common import existing_session, parser, site_of
 
@@ -23,7 +23,7 @@ def stop(status) -> str:
     """Stop the session of ``status``; the line that says what happened."""
     record, job = status.record, status.job
     backend = get_backend(job["backend"])
-    handover, password = status.handover, status.connection.get("password")
+    handover, password = status.handover, record.password()
     # Recorded first: the server and the job script keep an end already recorded.
     record.close("ended", "stopped with startnotebook stop")
     asked = False
@@ -52,9 +52,12 @@ def main(argv: list[str]) -> int:
     site = site_of(args)
     session = existing_session(site, args.name)
     status = status_of(session, site.backend)
+    if status.state == "unknown":
+        raise ControllerUnreachable(f"cannot tell whether {args.name} runs: {status.reason}")
     if status.state == "pending" and status.reason == "launching":
         raise StartNotebookError(f"{args.name} is being launched right now; stop it once its URL is shown")
-    if not status.live and status.state != "unknown" and not status.orphan:
+    job_alive = status.job_status is not None and status.job_status.alive
+    if not (status.live or status.orphan or job_alive):
         print(f"{args.name} is not running ({status.state}: {status.reason}); nothing to stop.")
         return 0
     print(stop(status))

@@ -11,6 +11,7 @@ from datetime import datetime
 from .. import accounting
 from ..errors import InvalidRequest
 from ..session import sessions
+from ..status import statuses
 from ..times import iso
 from .common import parser, print_json, site_of
 
@@ -77,7 +78,11 @@ def main(argv: list[str]) -> int:
     command.add_argument("--json", action="store_true", help="JSON (schemas/usage.schema.json)")
     args = command.parse_args(argv)
     site = site_of(args)
-    uses = accounting.from_records(sessions(site), _since(args.since))
+    found = sessions(site)
+    # Sessions whose job ended without a word get their end recorded first (one question to the
+    # batch system for all live records), so that none is counted as running for ever.
+    statuses(found, site.backend)
+    uses = accounting.from_records(found, _since(args.since))
     source = "records"
     wants_accounting = args.source == "accounting" or (
         args.source == "auto" and any(use.backend == "slurm" for use in uses) and accounting.accounting_kept())

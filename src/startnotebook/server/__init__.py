@@ -9,3 +9,11 @@ this package's dependencies: it imports only Jupyter, the standard library and `
 #: The variable through which the job script tells the server its node's address (found outside
 #: any container, whose name service may not know the node).
 NODE_ADDRESS_VARIABLE = "STARTNOTEBOOK_NODE_ADDRESS"
+
+
+def sha256_fingerprint(der: bytes) -> str:
+    """A certificate's SHA-256 fingerprint as browsers show it (AB:CD:...)."""
+    import hashlib
+
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))

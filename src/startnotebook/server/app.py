@@ -23,7 +23,6 @@ library and the dependency-free modules of this package (records, server.login).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import ssl
@@ -38,7 +37,7 @@ from traitlets import Integer, Unicode
 from traitlets.config.loader import JSONFileConfigLoader
 
 from ..records import LaunchRecord, write_json
-from . import NODE_ADDRESS_VARIABLE
+from . import NODE_ADDRESS_VARIABLE, sha256_fingerprint
 
 #: The longest the notebook-timeout check may lag behind its deadline, in seconds.
 WATCH_INTERVAL_MAX = 5
@@ -50,8 +49,7 @@ def certificate_fingerprint(certfile: str) -> str:
     pem = Path(certfile).read_text()
     start = pem.index("-----BEGIN CERTIFICATE-----")
     end = pem.index("-----END CERTIFICATE-----", start) + len("-----END CERTIFICATE-----")
-    digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem[start:end])).hexdigest().upper()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return sha256_fingerprint(ssl.PEM_cert_to_DER_cert(pem[start:end]))
 
 
 class SessionServerApp(ServerApp):

@@ -24,23 +24,24 @@ MEMORY_SECONDS = 15 * 60
 
 
 class Throttle:
-    """Failed logins per client, and how long the next answer to that client waits."""
+    """Failed logins per client, and how long the next answer to that client waits.
+
+    An attempt counts as failed from the moment it arrives (and is forgiven if it succeeds): many
+    guesses sent at once do not all pass before the first of them has failed.
+    """
 
     def __init__(self) -> None:
         self.failures: dict[str, tuple[int, float]] = {}
 
-    def delay(self, client: str) -> float:
+    def attempt(self, client: str) -> float:
+        """Count an attempt of ``client``; how long its answer must wait."""
         count, last = self.failures.get(client, (0, 0.0))
         if time.monotonic() - last > MEMORY_SECONDS:
-            self.failures.pop(client, None)
-            return 0.0
+            count = 0
+        self.failures[client] = (count + 1, time.monotonic())
         if count < FREE_FAILURES:
             return 0.0
         return min(MAX_DELAY, FIRST_DELAY * 2 ** (count - FREE_FAILURES))
-
-    def failed(self, client: str) -> None:
-        count, _ = self.failures.get(client, (0, 0.0))
-        self.failures[client] = (count + 1, time.monotonic())
 
     def succeeded(self, client: str) -> None:
         self.failures.pop(client, None)
@@ -55,14 +56,13 @@ class ThrottledLoginHandler(LoginFormHandler):
     @allow_unauthenticated
     async def post(self) -> None:
         client = self.request.remote_ip or "?"
-        delay = THROTTLE.delay(client)
+        delay = THROTTLE.attempt(client)
         if delay:
             await asyncio.sleep(delay)
         typed = self.get_argument("password", default="")
         provider = self.identity_provider
         correct = await asyncio.get_running_loop().run_in_executor(None, provider.passwd_check, typed)
         if not correct:
-            THROTTLE.failed(client)
             self.log.warning("Failed login from %s", client)
             self.set_status(401)
             self._render(message={"error": "Invalid credentials"})
