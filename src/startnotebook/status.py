@@ -53,7 +53,8 @@ class SessionStatus:
         return (getattr(self.record, what)() or {}) if self.record else {}
 
     @property
-    def launch(self) -> dict:
+    def launched(self) -> dict:
+        """What was launched (launch.json): flavour, resources, timeouts, backend, profile."""
         return self._read("launch")
 
     @property
@@ -78,7 +79,7 @@ class SessionStatus:
 
     @property
     def started(self) -> float | None:
-        return self.handover.get("started") or self.launch.get("created")
+        return self.handover.get("started") or self.launched.get("created")
 
     @property
     def ended(self) -> float | None:
@@ -131,8 +132,15 @@ def _from_job(session: Session, record: LaunchRecord, status: JobStatus) -> Sess
     if status.alive is None:
         return SessionStatus(session, record, "unknown", status.reason, status)
     if status.alive:
-        if record.connection() is not None:
-            return SessionStatus(session, record, "running", "", status)
+        connection, handover = record.connection(), record.handover()
+        if connection is not None and handover is not None:
+            if Server.from_handover(handover).answers():
+                return SessionStatus(session, record, "running", "", status)
+            # Its job runs but its server does not answer: not running (the next launch or
+            # `stop` ends the job), as launching.assess says.
+            return SessionStatus(session, record, "failed",
+                                 f"its server no longer answers at {connection['url']} "
+                                 f"(job {record.job()['id']} is {status})", status)
         if session.launch_in_progress():
             return SessionStatus(session, record, "pending", status.reason or status.label.lower(), status)
         return SessionStatus(session, record, "failed",

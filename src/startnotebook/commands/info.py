@@ -9,22 +9,22 @@ from .common import existing_session, parser, print_json, site_of
 
 def describe(status: SessionStatus) -> dict:
     """``info --json`` (schemas/info.schema.json)."""
-    launch, job, end = status.launch, status.job, status.end
+    launched, job, end = status.launched, status.job, status.end
     connection = status.connection or None
     return {
         "name": status.name,
         "state": status.state,
         "reason": status.reason,
         "connection": connection,
-        "backend": job.get("backend") or launch.get("backend"),
-        "profile": launch.get("profile"),
+        "backend": job.get("backend") or launched.get("backend"),
+        "profile": launched.get("profile"),
         "job_id": job.get("id"),
         "node": status.handover.get("node"),
-        "flavor": launch.get("flavor"),
-        "cpus_per_task": launch.get("cpus_per_task"),
-        "mem_mb": launch.get("mem_mb"),
-        "kernel_timeout": launch.get("kernel_timeout"),
-        "notebook_timeout": launch.get("notebook_timeout"),
+        "flavor": launched.get("flavor"),
+        "cpus_per_task": launched.get("cpus_per_task"),
+        "mem_mb": launched.get("mem_mb"),
+        "kernel_timeout": launched.get("kernel_timeout"),
+        "notebook_timeout": launched.get("notebook_timeout"),
         "started": iso(status.started),
         "ended": iso(end.get("ended")),
         "time_left": status.time_left,

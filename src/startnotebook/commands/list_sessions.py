@@ -19,16 +19,16 @@ COLUMNS = ("NAME", "STATE", "BACKEND", "JOB", "NODE", "URL", "FLAVOR", "STARTED"
 
 def row(status: SessionStatus) -> dict:
     """A session as ``list --json`` shows it (schemas/list.schema.json)."""
-    launch, job, connection = status.launch, status.job, status.connection
+    launched, job, connection = status.launched, status.job, status.connection
     return {
         "name": status.name,
         "state": status.state,
         "reason": status.reason,
-        "backend": job.get("backend") or launch.get("backend"),
+        "backend": job.get("backend") or launched.get("backend"),
         "job_id": job.get("id"),
         "node": status.handover.get("node") if status.live else None,
         "url": connection.get("url"),
-        "flavor": launch.get("flavor"),
+        "flavor": launched.get("flavor"),
         "started": iso(status.started),
         "idle_seconds": round(status.idle_seconds) if status.idle_seconds is not None else None,
         "time_left": status.time_left,
