@@ -140,6 +140,11 @@ sys.path.insert(0, str(Path(__file__).parent / "cluster"))
 import cluster as slurm_test_cluster  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked at_the_end run last (they check what ran alongside the whole suite)."""
+    items.sort(key=lambda item: item.get_closest_marker("at_the_end") is not None)
+
+
 def pytest_configure(config):
     # Every test runs inside the hub namespace: whatever it reaches is loopback or a test node.
     slurm_test_cluster.set_up_network()

@@ -204,39 +204,3 @@ def test_a_killed_launch_and_a_job_cancelled_from_outside_show_as_failed_and_lau
     third = researcher.startnotebook("--profile", "slurm", "--name", "killed", "--notebook-timeout", "60")
     assert third.returncode == 0, third.stderr
     assert "already running" not in third.stdout
-
-
-@pytest.fixture(scope="module", autouse=True)
-def sessions_in_use(slurm):
-    """Two sessions of another researcher, launched when this module starts: they run about 45 s
-    each, alongside the other tests, for the usage test at the end (the records are off by a
-    fraction of a second: SLURM counts whole seconds)."""
-    user = User.ordinary("accountant", slurm_conf=slurm.conf)
-    user.slurm_profile()
-    for name, flavor in (("used-a", "small"), ("used-b", "medium")):
-        result = user.startnotebook("--profile", "slurm", "--name", name, "--flavor", flavor,
-                                    "--notebook-timeout", "45")
-        assert result.returncode == 0, result.stderr
-    yield user
-    subprocess.run(["scancel", "--quiet", "-u", user.account.name], env=slurm.env)
-    user.account.remove()
-
-
-def test_usage_from_the_records_agrees_with_sacct_within_1_percent(slurm, sessions_in_use):
-    user = sessions_in_use
-    jobs = [job_of(user.home / name)["id"] for name in ("used-a", "used-b")]
-    assert wait_until(lambda: not set(jobs) & set(slurm.queue()), 180, 2)
-    time.sleep(2)  # slurmdbd receives the job's end
-    figures = {}
-    for source in ("records", "accounting"):
-        result = user.startnotebook("usage", "--source", source, "--json")
-        assert result.returncode == 0, result.stderr
-        figures[source] = json.loads(result.stdout)
-        validate(figures[source], "usage.schema.json")
-    by_source = {source: {s["name"]: s for s in report["sessions"]} for source, report in figures.items()}
-    for name in ("used-a", "used-b"):
-        for measure in ("core_hours", "gb_hours"):
-            records, sacct = by_source["records"][name][measure], by_source["accounting"][name][measure]
-            assert sacct > 0 and abs(records - sacct) / sacct <= 0.01, (name, measure, records, sacct)
-    table = user.startnotebook("usage").stdout
-    assert "used-a" in table and "total" in table and "SLURM accounting" in table

@@ -1,6 +1,6 @@
 """What the user's sessions used: cores and memory over time, per launch.
 
-From the launch records (the job writes when it started and when it ended, its launch record
+From the launch records (the job writes when it started and when it exited, its launch record
 says its cores and memory), or, where the cluster keeps accounting (slurmdbd), from ``sacct``
 for SLURM jobs: one call for all of them. ``sacct`` is only asked where the controller says
 accounting is kept; without slurmdbd it would hang.
@@ -51,10 +51,13 @@ def _use(session: Session, record: LaunchRecord) -> Use | None:
     launch, job, start = record.launch(), record.job(), record.start()
     if not (launch and job and start):
         return None  # never submitted, or never started: nothing was used
-    end = record.end()
-    ended = end.get("ended") if end else None
-    if end and not ended:
-        ended = last_sign_of_life(record, session.server_log)
+    exited, end = record.exit(), record.end()
+    if exited:
+        ended = exited["exited"]  # the job's own last word: the most exact
+    elif end:
+        ended = end.get("ended") or last_sign_of_life(record, session.server_log)
+    else:
+        ended = None  # running: counted until now
     return Use(session.name, record.id, job["backend"], job["id"], start["started"], ended,
                launch["cpus_per_task"], launch["mem_mb"])
 

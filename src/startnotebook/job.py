@@ -152,5 +152,8 @@ wait $server
 status=$?
 while kill -0 $server 2>/dev/null; do wait $server; status=$?; done
 if [ $status -eq 0 ]; then ended ended "the server stopped"; else ended failed "the server exited with status $status"; fi
+# When the allocation stopped being used, for `startnotebook usage`: the last thing the job does.
+(umask 077 && printf '{{"exited": %s, "status": %s}}\\n' "$(date +%s.%N)" "$status" \\
+    > "$launch/.exit.json.tmp" && mv -f "$launch/.exit.json.tmp" "$launch/exit.json")
 exit $status
 """

@@ -9,6 +9,7 @@
     connection.json   URL and password, once the URL answers (0600; removed when the session ends)
     end.json          how and when the session ended (written by the job, or by whoever finds out)
     activity.json     kept up to date by the server: kernels, terminals, idle since
+    exit.json         written by the job as it exits: when
 
 Every file is written whole or not at all (a temporary file renamed into place) and read
 forgivingly: a file that is missing, empty or damaged (a full quota, a crash) reads as absent and
@@ -128,6 +129,11 @@ class LaunchRecord:
         return self.folder / "end.json"
 
     @property
+    def exit_file(self) -> Path:
+        """Written by the job script as it exits: when the allocation stopped being used."""
+        return self.folder / "exit.json"
+
+    @property
     def activity_file(self) -> Path:
         """Kept up to date by the server: kernels, terminals, idle since (see server/app.py)."""
         return self.folder / "activity.json"
@@ -164,6 +170,9 @@ class LaunchRecord:
 
     def activity(self) -> dict | None:
         return self._read(self.activity_file)
+
+    def exit(self) -> dict | None:
+        return self._read(self.exit_file)
 
     def damage(self) -> list[str]:
         """The record files that exist but cannot be read."""
