@@ -20,6 +20,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 from .backends import JobStatus, get_backend
@@ -48,32 +49,32 @@ class SessionStatus:
     def live(self) -> bool:
         return self.state in LIVE
 
-    # --- from the records ------------------------------------------------------------------------
+    # --- from the records: each file read once, when first asked (a status is one moment) ------
     def _read(self, what: str) -> dict:
         return (getattr(self.record, what)() or {}) if self.record else {}
 
-    @property
+    @cached_property
     def launched(self) -> dict:
         """What was launched (launch.json): flavour, resources, timeouts, backend, profile."""
         return self._read("launch")
 
-    @property
+    @cached_property
     def job(self) -> dict:
         return self._read("job")
 
-    @property
+    @cached_property
     def handover(self) -> dict:
         return self._read("handover")
 
-    @property
+    @cached_property
     def connection(self) -> dict:
         return self._read("connection") if self.state == "running" or self.orphan else {}
 
-    @property
+    @cached_property
     def end(self) -> dict:
         return self._read("end")
 
-    @property
+    @cached_property
     def activity(self) -> dict:
         return self._read("activity")
 
