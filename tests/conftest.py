@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -119,6 +120,19 @@ class User:
         return processes_mentioning(str(self.home))
 
 
+@contextlib.contextmanager
+def cluster_user(slurm, name: str, **site):
+    """An ordinary user with the SLURM profile (``site`` merged into it) on the test cluster;
+    their jobs are cancelled and their account removed afterwards."""
+    user = User.ordinary(name, slurm_conf=slurm.conf)
+    user.slurm_profile(**site)
+    try:
+        yield user
+    finally:
+        subprocess.run(["scancel", "--quiet", "-u", user.account.name], env=slurm.env)
+        user.account.remove()
+
+
 def kill_leftovers(user: User) -> None:
     """Whatever a test left running in its home is ended, so tests cannot disturb each other."""
     for pid in user.server_processes():
@@ -147,7 +161,10 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_configure(config):
     # Every test runs inside the hub namespace: whatever it reaches is loopback or a test node.
-    slurm_test_cluster.set_up_network()
+    try:
+        slurm_test_cluster.set_up_network()
+    except slurm_test_cluster.NetworkInUse as error:
+        pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
     slurm_test_cluster.join_hub()
 
 

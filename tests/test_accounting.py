@@ -7,12 +7,11 @@ would measure the second SLURM rounds to, not the records.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest
 
-from conftest import REPO, User, job_of, wait_until
+from conftest import REPO, cluster_user, job_of, wait_until
 
 pytestmark = pytest.mark.slurm
 SESSIONS = (("used-a", "small"), ("used-b", "medium"))
@@ -20,11 +19,8 @@ SESSIONS = (("used-a", "small"), ("used-b", "medium"))
 
 @pytest.fixture(scope="session")
 def accountant(slurm):
-    user = User.ordinary("accountant", slurm_conf=slurm.conf)
-    user.slurm_profile()
-    yield user
-    subprocess.run(["scancel", "--quiet", "-u", user.account.name], env=slurm.env)
-    user.account.remove()
+    with cluster_user(slurm, "accountant") as user:
+        yield user
 
 
 def test_two_sessions_start_and_run_alongside_the_suite(accountant):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, User, job_of, slurm_test_cluster, wait_until
+from conftest import REPO, User, cluster_user, job_of, slurm_test_cluster, wait_until
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.slurm
@@ -40,11 +40,9 @@ def notebooks_server():
 
 @pytest.fixture(scope="module")
 def researcher(slurm):
-    user = User.ordinary("project", slurm_conf=slurm.conf)
-    user.slurm_profile(flavours={"tiny": {"cpus_per_task": 2, "mem_mb": 1024, "runtime": 30}})
-    yield user
-    subprocess.run(["scancel", "--quiet", "-u", user.account.name], env=slurm.env)
-    user.account.remove()
+    tiny = {"tiny": {"cpus_per_task": 2, "mem_mb": 1024, "runtime": 30}}
+    with cluster_user(slurm, "project", flavours=tiny) as user:
+        yield user
 
 
 @pytest.fixture(scope="module")

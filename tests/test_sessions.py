@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import BIN, REPO, User, job_of, wait_until
+from conftest import BIN, REPO, User, cluster_user, job_of, wait_until
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.slurm
@@ -37,11 +37,8 @@ def validate(document, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def researcher(slurm):
-    user = User.ordinary("sessions", slurm_conf=slurm.conf)
-    user.slurm_profile()
-    yield user
-    subprocess.run(["scancel", "--quiet", "-u", user.account.name], env=slurm.env)
-    user.account.remove()
+    with cluster_user(slurm, "sessions") as user:
+        yield user
 
 
 def counting_shims(user: User) -> Path:
