@@ -206,7 +206,10 @@ def main() -> None:
     parser.add_argument("--no-slurm", action="store_true", help="only the local backend and --check")
     args = parser.parse_args()
     rows, figures = [], {}
-    test_cluster.set_up_network()
+    try:
+        test_cluster.set_up_network()
+    except test_cluster.NetworkInUse as error:
+        sys.exit(f"launch_time: {error}")
     test_cluster.join_hub()
     state = Path(tempfile.mkdtemp(prefix="startnotebook-bench-"))
     state.chmod(0o755)

@@ -17,6 +17,7 @@ cluster's state folder), both in the hub, so that ``sacct`` answers as on a real
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import shutil
 import signal
@@ -37,6 +38,9 @@ NODES = {"c1": f"{SUBNET}.11", "c2": f"{SUBNET}.12"}
 # Named in slurm.conf but never started: a job sent there stays pending.
 ABSENT_NODES = {"c9": f"{SUBNET}.19"}
 CLONE_NEWNET = 0x40000000
+#: Held by the process that set the network up, for its whole life: the namespaces have fixed
+#: names, so a second test run or benchmark would tear down the first one's cluster.
+NETWORK_LOCK = Path("/run/lock/startnotebook-test-network")
 #: The proxy through which batch jobs reach the package registries (see egress_proxy.py).
 PROXY_PORT = 3128
 PROXY_URL = f"http://{SUBNET}.1:{PROXY_PORT}"
@@ -60,14 +64,42 @@ def in_netns(name: str, *command: str) -> list[str]:
 
 
 # --- network -------------------------------------------------------------------------------
+class NetworkInUse(RuntimeError):
+    pass
+
+
+_network_claim: int | None = None
+
+
+def claim_network() -> None:
+    """Make this process the one test run or benchmark that owns the test network."""
+    global _network_claim
+    if _network_claim is not None:
+        return
+    fd = os.open(NETWORK_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 20, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise NetworkInUse(f"another test run or benchmark (pid {holder}) uses the test cluster's "
+                           "network; run one at a time") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _network_claim = fd
+
+
 def tear_down_network() -> None:
+    if _network_claim is None:
+        return  # not ours: another run's cluster may be using it
     for name in [HUB, OUTSIDE, *(f"sn-{node}" for node in NODES)]:
         run("ip", "netns", "delete", name, check=False)
     run("ip", "route", "delete", "blackhole", f"{SUBNET}.0/24", check=False)
 
 
 def set_up_network() -> None:
-    tear_down_network()
+    claim_network()
+    tear_down_network()  # what a killed run left behind
     run("ip", "route", "add", "blackhole", f"{SUBNET}.0/24")
     run("ip", "netns", "add", HUB)
     hub = ["ip", "-n", HUB]
