@@ -176,6 +176,26 @@ def test_a_session_may_be_called_like_a_command(researcher):
     assert "list" in researcher.startnotebook("info", "list").stdout
 
 
+def test_a_killed_launch_whose_job_can_never_start_leaves_no_job_behind(slurm, researcher):
+    """Its job would wait in the queue for ever (64 CPUs on 12-CPU nodes): `list` says so and
+    keeps it on record, and `stop` cancels it."""
+    researcher.slurm_profile(flavours={"wide": {"cpus_per_task": 64, "mem_mb": 1024, "runtime": 60}})
+    launches = researcher.home / "wide" / ".startnotebook" / "launches"
+    launch = researcher.popen(str(BIN / "startnotebook"), "--profile", "slurm", "--name", "wide",
+                              "--flavor", "wide")
+    assert wait_until(lambda: launches.exists() and any(launches.glob("*/job.json")), 30)
+    os.kill(launch.pid, signal.SIGKILL)  # before the launch first looks at the queue (after 5 s)
+    launch.wait()
+    job_id = job_of(researcher.home / "wide")["id"]
+    listed = {row["name"]: row for row in json.loads(researcher.startnotebook("list", "--all", "--json").stdout)}
+    assert listed["wide"]["state"] == "failed", listed["wide"]
+    assert "can never start" in listed["wide"]["reason"], listed["wide"]
+    assert job_id in slurm.queue()
+    stopped = researcher.startnotebook("stop", "wide")
+    assert stopped.returncode == 0 and "Stopped wide" in stopped.stdout, stopped.stdout + stopped.stderr
+    assert wait_until(lambda: job_id not in slurm.queue(), 15)
+
+
 def test_a_killed_launch_and_a_job_cancelled_from_outside_show_as_failed_and_launch_again(slurm, researcher):
     researcher.slurm_profile(slurm={"slurm_partition": "stuck"})
     try:

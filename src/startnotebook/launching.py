@@ -83,8 +83,8 @@ def assess(session: Session, backend: Backend) -> Assessment:
         return Assessment(stale=latest, stale_job=job,
                           notice=f"the last launch of {name} is stale ({why}); its job {job['id']} "
                                  "is cancelled and the session launched afresh")
-    if status.label == "PENDING":
-        # Pending for a reason no wait cures: it would sit in the queue for ever.
+    if status.stuck:
+        # It would sit in the queue for ever.
         return Assessment(stale=latest, stale_job=job,
                           notice=f"the last launch of {name} can never start ({status}); its job "
                                  f"{job['id']} is cancelled and the session launched afresh")

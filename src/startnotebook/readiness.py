@@ -72,7 +72,7 @@ def wait_for_server(record: LaunchRecord, job: dict, backend: Backend, timeout: 
             status = backend.status(job)
             on_status(status)
             next_check = now + next(delays)
-            if status.alive is False and status.label == "PENDING":
+            if status.stuck:
                 raise ServerFailed(f"job {job['id']} is {status}; it was cancelled")
             if status.alive is False:
                 raise ServerFailed(

@@ -146,6 +146,10 @@ def _from_job(session: Session, record: LaunchRecord, status: JobStatus) -> Sess
             return SessionStatus(session, record, "pending", status.reason or status.label.lower(), status)
         return SessionStatus(session, record, "failed",
                              f"its launch was interrupted; job {record.job()['id']} is {status}", status)
+    if status.stuck:
+        # Left open: its job waits in the queue for ever until the next launch or `stop` cancels it.
+        return SessionStatus(session, record, "failed",
+                             f"its job {record.job()['id']} can never start ({status})", status)
     handover = record.handover()
     if handover is not None and Server.from_handover(handover).answers():
         # Its node was lost to SLURM, not its server: kept on record (with the password that

@@ -27,6 +27,18 @@ class JobStatus:
     def __str__(self) -> str:
         return f"{self.label} ({self.reason})" if self.reason else self.label
 
+    @property
+    def stuck(self) -> bool:
+        """Pending for a reason no wait cures: it will never serve, yet it keeps its place in the
+        queue until it is cancelled."""
+        return self.alive is False and self.label == "PENDING"
+
+    @property
+    def in_queue(self) -> bool:
+        """Running or waiting (stuck or not): the batch system holds it until it ends or is
+        cancelled."""
+        return bool(self.alive) or self.stuck
+
 
 class Backend(ABC):
     name: str

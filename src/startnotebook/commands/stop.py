@@ -38,9 +38,9 @@ def stop(status) -> str:
         # The server's port closes when it exits; watching it costs the controller nothing.
         while time.monotonic() < deadline and Server.from_handover(handover).answers():
             time.sleep(0.2)
-    if backend.status(job).alive:
+    if backend.status(job).in_queue:
         time.sleep(1 if asked else 0)
-        if backend.status(job).alive:
+        if backend.status(job).in_queue:
             backend.cancel(job)
     return f"Stopped {status.name} (job {job['id']}); its files stay in {status.session.folder}."
 
@@ -56,8 +56,8 @@ def main(argv: list[str]) -> int:
         raise ControllerUnreachable(f"cannot tell whether {args.name} runs: {status.reason}")
     if status.state == "pending" and status.reason == "launching":
         raise StartNotebookError(f"{args.name} is being launched right now; stop it once its URL is shown")
-    job_alive = status.job_status is not None and status.job_status.alive
-    if not (status.live or status.orphan or job_alive):
+    job_in_queue = status.job_status is not None and status.job_status.in_queue
+    if not (status.live or status.orphan or job_in_queue):
         print(f"{args.name} is not running ({status.state}: {status.reason}); nothing to stop.")
         return 0
     print(stop(status))
