@@ -14,6 +14,7 @@ import sys
 from . import __version__
 from .errors import StartNotebookError
 
+
 def _command(module: str):
     def load():
         from importlib import import_module

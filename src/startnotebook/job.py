@@ -25,7 +25,6 @@ from .records import LaunchRecord
 from .server import NODE_ADDRESS_VARIABLE
 
 
-
 @dataclass(frozen=True)
 class Container:
     """How a job's server runs in a container (runtime "none": it does not)."""

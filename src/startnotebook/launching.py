@@ -27,6 +27,7 @@ from .job import Container, JobSpec
 from .records import LaunchRecord, write_json
 from .session import Session
 
+
 class Progress:
     """Where a launch reports while it works: one-line notices and the job's status.
 
@@ -119,6 +120,8 @@ def retire(assessment: Assessment, backend: Backend, progress: Progress) -> None
 def notebook_name(source: str) -> str:
     """The file name a notebook (a path or an http(s) URL) gets in the session folder."""
     return Path(urlsplit(source).path if "://" in source else source).name
+
+
 @dataclass
 class LaunchPlan:
     """One launch of one session, from its first rule to its connection (or failure)."""

@@ -213,7 +213,6 @@ class Sessions:
         return self.site.container.build_proxy if self.site else None
 
 
-
 def abandon_unfinished(reason: str = "the launch workflow failed") -> None:
     """The workflow failed or was interrupted: no launch of this process may leave a job behind.
 
