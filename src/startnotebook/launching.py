@@ -220,5 +220,17 @@ def plan_launch(site: Site, settings: SessionSettings, session: Session, backend
                       container, recipe, previous or Assessment(), progress or Progress(), launched_by)
 
 
+def running_or_new_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend,
+                          progress: Progress, launched_by: str) -> tuple[Assessment, LaunchPlan | None]:
+    """The session's assessment, and the plan of a new launch unless it runs; what is wrong with
+    an earlier launch is told to the user. For both ways in, under the session's launch lock."""
+    assessment = assess(session, backend)
+    if assessment.running is not None:
+        return assessment, None
+    if assessment.notice:
+        progress.notice(assessment.notice)
+    return assessment, plan_launch(site, settings, session, backend, assessment, progress, launched_by)
+
+
 def write_launch_record(plan: LaunchPlan) -> None:
     write_json(plan.record.launch_file, plan.describe())

@@ -27,7 +27,7 @@ from . import image, profiles, resources
 from .backends import get_backend
 from .config import Site, load_site, session_settings
 from .errors import NotebookFetchError, StartNotebookError
-from .launching import Assessment, LaunchPlan, Progress, assess, plan_launch
+from .launching import LaunchPlan, Progress, running_or_new_launch
 from .readiness import stop_waiting_on_interrupt
 from .records import LAUNCH_ID
 from .report import already_running, connection_banner
@@ -122,21 +122,16 @@ class Sessions:
         settings = session_settings(self.site, name, fields, base)
         dry = self.workflow.dryrun
         session = Session.find(self.site, name, create=not dry)
-        backend = get_backend(self.site.backend)
-        previous = Assessment()
+        progress = Progress()
         if not dry:
             session.prepare()
             self._locks.append(session.hold_launch_lock(
-                on_wait=lambda: Progress().notice(f"another launch of {name} is in progress; "
-                                                  "waiting for it")))
-        if session.exists:
-            previous = assess(session, backend)
-            if previous.running is not None:
-                self.running[name] = previous.connection
-                return
-        plan = plan_launch(self.site, settings, session, backend, previous)
-        if previous.notice:
-            plan.progress.notice(previous.notice)
+                on_wait=lambda: progress.notice(f"another launch of {name} is in progress; waiting for it")))
+        previous, plan = running_or_new_launch(self.site, settings, session, get_backend(self.site.backend),
+                                               progress, launched_by="snakemake")
+        if plan is None:
+            self.running[name] = previous.connection
+            return
         self._adopt(plan)
 
     def target_log(self, name: str) -> str:

@@ -49,9 +49,9 @@ def _log(path: str, text: str) -> None:
 
 @step
 def begin(plan: LaunchPlan) -> str:
-    """Retire what an earlier launch left behind, make the folders, record what is launched."""
+    """Retire what an earlier launch left behind, record what is launched. (The session's folders
+    were made ready before the launch took its lock.)"""
     retire(plan.previous, plan.backend, plan.progress)
-    plan.session.prepare()
     os.chmod(plan.record.folder, 0o700)  # made by Snakemake for this rule's output
     write_launch_record(plan)
     retired = f"; retired launch {plan.previous.stale.id}" if plan.previous.stale else ""

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from ..backends import JobStatus, get_backend
 from ..errors import LaunchInterrupted, ServerFailed
-from ..launching import LaunchPlan, Progress, assess, plan_launch
+from ..launching import LaunchPlan, Progress, running_or_new_launch
 from ..readiness import INTERRUPTED, log_since, log_tail, stop_waiting_on_interrupt
 from ..report import already_running, connection_banner
 from ..request import LaunchRequest, resolve
@@ -82,14 +82,11 @@ def run(request: LaunchRequest, verbose: bool = False, as_json: bool = False,
     backend = get_backend(site.backend)
     with session.launch_lock(on_wait=lambda: progress.notice(
             f"another launch of {session.name} is in progress; waiting for it")):
-        assessment = assess(session, backend)
-        if assessment.running is not None:
+        assessment, plan = running_or_new_launch(site, resolved.settings, session, backend, progress,
+                                                 launched_by="startnotebook")
+        if plan is None:
             _show(assessment.connection, as_json, already_running(assessment.connection, tunnel), out)
             return 0
-        if assessment.notice:
-            progress.notice(assessment.notice)
-        plan = plan_launch(site, resolved.settings, session, backend, assessment, progress,
-                           launched_by="startnotebook")
         connection = _launch(plan, progress, chatter, verbose)
     _show(connection, as_json, connection_banner(connection, tunnel), out)
     return 0
