@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import resources
 from .errors import ConfigError, ContainerError
+from .folders import others_may_write
 
 #: Where the package is bound inside an image (envs/notebook/mount-points.txt makes the folder).
 PACKAGE_MOUNT = "/opt/startnotebook"
@@ -72,7 +73,7 @@ def check_trusted(image: Path) -> None:
         raise ContainerError(f"container image {image} is a symbolic link; refusing to run it")
     if info.st_uid not in (os.getuid(), 0):
         raise ContainerError(f"container image {image} belongs to another user; refusing to run it")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    if others_may_write(info):
         raise ContainerError(f"container image {image} can be changed by others; refusing to run it")
 
     @abstractmethod

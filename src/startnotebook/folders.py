@@ -68,9 +68,15 @@ def _make_own_folder(path: Path, what: str) -> None:
     _check_own_folder(path, what)
 
 
-def _others_may_write(info: os.stat_result) -> bool:
+def others_may_write(info: os.stat_result) -> bool:
     """Writable by anyone but its owner (a group may have other members than the user)."""
     return bool(info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def ours_alone(info: os.stat_result, or_root: bool = False) -> bool:
+    """Made by this user (or by root, if ``or_root``) and changeable by nobody else: what may
+    decide how the user's session runs (a profile, a project's config, an image)."""
+    return info.st_uid in ((os.getuid(), 0) if or_root else (os.getuid(),)) and not others_may_write(info)
 
 
 def sessions_root(configured: str, create: bool) -> Path:
@@ -90,7 +96,7 @@ def sessions_root(configured: str, create: bool) -> Path:
         raise SessionFolderError(f"sessions root {root} cannot be read: {_reason(error)}") from error
     if not stat.S_ISDIR(info.st_mode):
         raise SessionFolderError(f"sessions root {root} is not a folder")
-    if not _others_may_write(info):
+    if not others_may_write(info):
         return root
     if not info.st_mode & stat.S_ISVTX:
         raise SessionFolderError(

@@ -14,11 +14,11 @@ startnotebook's site settings in ``site.yaml`` next to it (see config.py).
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from . import resources
 from .errors import ConfigError
+from .folders import ours_alone
 
 PROFILE_FILES = ("profile.yaml", "config.yaml")
 SITE_FILE = "site.yaml"
@@ -89,8 +89,7 @@ def given_to_snakemake() -> list[Path]:
 def _trusted(folder: Path) -> Path:
     """Snakemake takes a bare profile name from the current directory first: a profile folder
     someone else made or may change (planted where the user stands) must not set the site."""
-    info = folder.stat()
-    if info.st_uid not in (os.getuid(), 0) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    if not ours_alone(folder.stat(), or_root=True):
         raise ConfigError(f"refusing the profile {folder}: it belongs to another user or others may "
                           "change it (name the profile's path, or install it as ~/.config/snakemake/NAME)")
     return folder

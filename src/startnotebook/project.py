@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .config import load_yaml, message, schema_errors, where
 from .errors import ConfigError, InvalidRequest
+from .folders import ours_alone
 from .names import check_name
 
 CONFIG = Path("config") / "config.yaml"
@@ -117,8 +118,7 @@ def _is_own(path: Path) -> bool:
         info = os.lstat(path)
     except OSError:
         return False
-    return (stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
-            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+    return stat.S_ISREG(info.st_mode) and ours_alone(info)
 
 
 def declaration_here(name: str, site=None) -> tuple[dict, Path | None]:

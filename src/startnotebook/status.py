@@ -79,6 +79,10 @@ class SessionStatus:
         return self._read("activity")
 
     @property
+    def backend(self) -> str | None:
+        return self.job.get("backend") or self.launched.get("backend")
+
+    @property
     def started(self) -> float | None:
         return self.handover.get("started") or self.launched.get("created")
 

@@ -16,7 +16,7 @@ def describe(status: SessionStatus) -> dict:
         "state": status.state,
         "reason": status.reason,
         "connection": connection,
-        "backend": job.get("backend") or launched.get("backend"),
+        "backend": status.backend,
         "profile": launched.get("profile"),
         "job_id": job.get("id"),
         "node": status.handover.get("node"),

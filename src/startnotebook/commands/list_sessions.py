@@ -6,6 +6,7 @@ there are, the batch system is asked once at most (see status.py).
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ..session import sessions
@@ -24,7 +25,7 @@ def row(status: SessionStatus) -> dict:
         "name": status.name,
         "state": status.state,
         "reason": status.reason,
-        "backend": job.get("backend") or launched.get("backend"),
+        "backend": status.backend,
         "job_id": job.get("id"),
         "node": status.handover.get("node") if status.live else None,
         "url": connection.get("url"),
@@ -70,8 +71,6 @@ def main(argv: list[str]) -> int:
     if args.json:
         print_json(rows)
     elif rows:
-        import os
-
         print(table(rows, os.path.expanduser("~")))
     else:
         print("No sessions are running or pending." + ("" if args.all else " (--all shows every session)"),
