@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from startnotebook import config, jupyter_config, names
+from startnotebook import config, names, server
 from startnotebook.backends import slurm
 from startnotebook.errors import InvalidRequest
 from startnotebook.job import Container, JobSpec, job_script
@@ -104,7 +104,7 @@ def test_sbatch_messages_lose_their_prefix():
 
 @pytest.mark.parametrize("timeout, interval", [(1, 1), (5, 2), (10, 5), (600, 5)])
 def test_timeouts_are_checked_often_enough_to_be_at_most_5_s_late(timeout, interval):
-    assert jupyter_config.check_interval(timeout) == interval
+    assert server.check_interval(timeout) == interval
 
 
 def test_slurm_is_asked_first_after_5_s_then_at_most_every_30_s():

@@ -18,17 +18,12 @@ import json
 
 from .config import SessionSettings
 from .records import LaunchRecord, write_private
+from .server import check_interval
 
-#: A timeout is checked at least this often (seconds), so it fires well within 15 s.
-CHECK_INTERVAL_MAX = 5
 #: Every response names the launch, so that a client can tell this server from another.
 IDENTITY_HEADER = "X-Startnotebook-Launch"
 EXTENSIONS = {"jupyterlab": True, "jupyter_server_terminals": True,
               "jupyter_lsp": False, "notebook_shim": False}
-
-
-def check_interval(timeout: int) -> int:
-    return min(CHECK_INTERVAL_MAX, max(1, timeout // 2))
 
 
 def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, password_hash: str,

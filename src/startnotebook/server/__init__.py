@@ -9,6 +9,14 @@ this package's dependencies: it imports only Jupyter, the standard library and `
 #: The variable through which the job script tells the server its node's address (found outside
 #: any container, whose name service may not know the node).
 NODE_ADDRESS_VARIABLE = "STARTNOTEBOOK_NODE_ADDRESS"
+#: A timeout (the kernel culler's, the notebook timeout) is checked at least this often, in
+#: seconds, so that it fires well within 15 s of its deadline.
+CHECK_INTERVAL_MAX = 5
+
+
+def check_interval(timeout: int) -> int:
+    """How often a timeout of ``timeout`` seconds is checked."""
+    return min(CHECK_INTERVAL_MAX, max(1, timeout // 2))
 
 
 def sha256_fingerprint(der: bytes) -> str:

@@ -37,10 +37,8 @@ from traitlets import Integer, Unicode
 from traitlets.config.loader import JSONFileConfigLoader
 
 from ..records import LaunchRecord, write_json
-from . import NODE_ADDRESS_VARIABLE, sha256_fingerprint
+from . import NODE_ADDRESS_VARIABLE, check_interval, sha256_fingerprint
 
-#: The longest the notebook-timeout check may lag behind its deadline, in seconds.
-WATCH_INTERVAL_MAX = 5
 ACTIVITY_EVERY = 60
 
 
@@ -103,8 +101,7 @@ class SessionServerApp(ServerApp):
         if self.notebook_timeout > 0:
             self._empty_since = time.monotonic()
             self._activity_written = (None, 0.0)
-            interval = min(WATCH_INTERVAL_MAX, max(1, self.notebook_timeout // 2))
-            PeriodicCallback(self._watch, interval * 1000).start()
+            PeriodicCallback(self._watch, check_interval(self.notebook_timeout) * 1000).start()
 
     @property
     def scheme(self) -> str:
