@@ -3,7 +3,7 @@
     <sessions_root>/NAME/        the user's notebooks and files (Jupyter's root, HOME of the job)
       .jupyter/ .ipython/ .local/ .config/     Jupyter, IPython and pip state of the session
       .startnotebook/                          startnotebook's own files, mode 0700
-        lock                                   held by the launch in progress
+        lock                                   held by the launch (or stop) in progress
         launches/<id>/                         one launch's records (see records.py)
         logs/server.log  logs/workflow.log     appended by every launch, never truncated
         tls/                                   the session's own certificate and key
@@ -126,14 +126,20 @@ class Session:
             raise SessionFolderError(f"session folder {self.folder} is full "
                                      f"({free.f_bavail * free.f_frsize // 1024} KB free)")
 
-    def hold_launch_lock(self, on_wait=None) -> int:
-        """One launch of a session at a time: this process's, until it closes the returned fd
-        or ends (even killed: the lock dies with it).
+    @property
+    def lock_file(self) -> Path:
+        return self.private / "lock"
 
-        ``on_wait()`` is called once if another launch holds the lock; this one then waits for it.
+    def hold_launch_lock(self, on_wait=None) -> int:
+        """One launch or ``stop`` of a session at a time: this process's, until it closes the
+        returned fd or ends (even killed: the lock dies with it).
+
+        Taken on the login side only: the job on its node never takes it (locks on a shared file
+        system may be node-local). ``on_wait()`` is called once if another process holds the
+        lock; this one then waits for it.
         """
         try:
-            fd = os.open(self.private / "lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            fd = os.open(self.lock_file, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as error:
             raise SessionFolderError(
                 f"session folder {self.folder} cannot be written: {error.strerror}") from error
@@ -143,7 +149,12 @@ class Session:
             if on_wait is not None:
                 on_wait()
             fcntl.flock(fd, fcntl.LOCK_EX)
+        _held_here.add(str(self.lock_file))
         return fd
+
+    def release_launch_lock(self, fd: int) -> None:
+        _held_here.discard(str(self.lock_file))
+        os.close(fd)
 
     @contextmanager
     def launch_lock(self, on_wait=None):
@@ -151,12 +162,17 @@ class Session:
         try:
             yield
         finally:
-            os.close(fd)
+            self.release_launch_lock(fd)
 
     def launch_in_progress(self) -> bool:
-        """Does a launch of this session hold the lock right now?"""
+        """Does another process (a launch, or a ``stop``) hold the lock right now?
+
+        Never this process's own lock: a ``stop`` holding it asks about the launch it found.
+        """
+        if str(self.lock_file) in _held_here:
+            return False
         try:
-            fd = os.open(self.private / "lock", os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(self.lock_file, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             return False
         try:
@@ -166,6 +182,10 @@ class Session:
         finally:
             os.close(fd)
         return False
+
+
+#: The lock files this process holds (Session.hold_launch_lock).
+_held_here: set[str] = set()
 
 
 def sessions(site: Site) -> list[Session]:

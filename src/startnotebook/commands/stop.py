@@ -3,15 +3,22 @@
 The server is asked to shut down through its own API (it shuts its kernels down, then exits), so
 the job ends by itself and its allocation is released; a server that does not answer has its job
 cancelled instead. Every file of the session stays.
+
+A stop holds the session's lock, as a launch does: a stop and a launch of one session never
+interleave (a launch under way is waited for, then stopped; a launch after the stop finds the
+session ended), so no launch says "already running" of a server a stop is ending.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 from ..backends import get_backend
 from ..client import Server, Unreachable
+from ..config import Site
 from ..errors import ControllerUnreachable, StartNotebookError
+from ..session import Session
 from ..status import status_of
 from .common import existing_session, parser, site_of
 
@@ -51,14 +58,22 @@ def main(argv: list[str]) -> int:
     args = command.parse_args(argv)
     site = site_of(args)
     session = existing_session(site, args.name)
+    with session.launch_lock(on_wait=lambda: print(
+            f"startnotebook: a launch or stop of {args.name} is in progress; waiting for it", file=sys.stderr,
+            flush=True)):
+        return _stop_under_lock(session, site, args.name)
+
+
+def _stop_under_lock(session: Session, site: Site, name: str) -> int:
     status = status_of(session, site.backend)
     if status.state == "unknown":
-        raise ControllerUnreachable(f"cannot tell whether {args.name} runs: {status.reason}")
+        raise ControllerUnreachable(f"cannot tell whether {name} runs: {status.reason}")
     if status.state == "pending" and status.reason == "launching":
-        raise StartNotebookError(f"{args.name} is being launched right now; stop it once its URL is shown")
+        # On another login node (here the lock would have waited for it).
+        raise StartNotebookError(f"{name} is being launched right now; stop it once its URL is shown")
     job_in_queue = status.job_status is not None and status.job_status.in_queue
     if not (status.live or status.orphan or job_in_queue):
-        print(f"{args.name} is not running ({status.state}: {status.reason}); nothing to stop.")
+        print(f"{name} is not running ({status.state}: {status.reason}); nothing to stop.")
         return 0
     print(stop(status))
     return 0
