@@ -3,18 +3,22 @@
 Through Snakemake's command-line entry (``snakemake.cli``), because only it applies profiles; with
 every path given absolute, so that Snakemake's own lookups in the current directory (a profile or
 a workflow profile of the same name there) never apply. Snakemake's output goes to the session's
-``logs/workflow.log`` (and, with ``--verbose``, to the terminal too).
+``logs/workflow.log`` (and, with ``--verbose``, to the terminal too). Its temporary files go into
+the session's private folder too, not /tmp (see :func:`temporary_files_in`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import TextIO
 
 from . import resources
+from .errors import SessionFolderError
 from .launching import LaunchPlan
 from .snakefile import hand_over
 
@@ -67,7 +71,7 @@ def run_workflow(plan: LaunchPlan, log_path: Path, echo: TextIO | None = None) -
     """Run the launch's target; False if the workflow failed (the plan knows why)."""
     hand_over(plan)
     plan.session.snakemake_folder.mkdir(mode=0o700, exist_ok=True)
-    with open(log_path, "a") as log:
+    with open(log_path, "a") as log, temporary_files_in(plan.session.snakemake_folder / "tmp"):
         lines = _Lines(log, echo, "[workflow] ")
         with contextlib.redirect_stderr(lines), contextlib.redirect_stdout(lines):
             from snakemake.cli import args_to_api, parse_args
@@ -78,6 +82,29 @@ def run_workflow(plan: LaunchPlan, log_path: Path, echo: TextIO | None = None) -
                 return bool(args_to_api(args, parser))
             finally:
                 _cancel_leftover_timers(before)
+
+
+@contextlib.contextmanager
+def temporary_files_in(folder: Path):
+    """This process's temporary files (Python's ``tempfile``) in ``folder`` while the run lasts.
+
+    Snakemake makes a temporary folder for every run (``/tmp/snakemakeXXXX``, which holds its
+    source cache) and removes it when the run ends; a launch killed midway left it in /tmp. In
+    the session's private folder instead, where the next launch clears what a killed one left:
+    it runs under the session's lock, so no other run of the session is using it. The job's
+    environment (TMPDIR) is not changed.
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except OSError as error:
+        raise SessionFolderError(f"cannot make {folder}: {error.strerror or error}") from error
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
 
 
 def _cancel_leftover_timers(before: set) -> None:
