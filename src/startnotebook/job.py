@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import heartbeat
 from .config import Flavour
 from .containers import IMAGE_PATH, PACKAGE_MOUNT, ContainerRun, existing_binds, get_runtime
 from .records import LaunchRecord
@@ -98,6 +99,31 @@ def _exports(spec: JobSpec) -> str:
     return "\n".join(f"export {key}={shlex.quote(value)}" for key, value in variables.items())
 
 
+def _launch_watch(record: LaunchRecord) -> str:
+    """The job's watch of its launch (see heartbeat.py), in the background until the connection
+    is recorded: a launch that died before showing the URL leaves a server nobody can reach, so
+    the job records why and stops it. The heartbeat's time is compared with itself, never with
+    this node's clock."""
+    beat = shlex.quote(str(heartbeat.heartbeat_file(record)))
+    return f"""watch_launch() {{
+    trap 'kill $nap 2>/dev/null; exit 0' TERM
+    seen=$(stat -c %Y {beat} 2>/dev/null); since=$SECONDS
+    while [ ! -e "$launch/connection.json" ]; do
+        if [ $((SECONDS - since)) -ge {heartbeat.STALE} ]; then
+            echo "startnotebook: launch {record.id} died before showing the URL; ending"
+            ended failed "its launch died before showing the URL"
+            kill -TERM $server 2>/dev/null
+            return
+        fi
+        sleep {heartbeat.EVERY} & nap=$!; wait $nap
+        beat=$(stat -c %Y {beat} 2>/dev/null)
+        if [ "$beat" != "$seen" ]; then seen=$beat; since=$SECONDS; fi
+    done
+}}
+watch_launch &
+watcher=$!"""
+
+
 def job_script(spec: JobSpec, folder_inode: int) -> str:
     record, end, tmp = spec.record, spec.record.end_file, spec.record.folder / ".end.json.tmp"
     return f"""#!/bin/bash
@@ -144,12 +170,14 @@ export APPTAINERENV_{NODE_ADDRESS_VARIABLE}="${NODE_ADDRESS_VARIABLE}"
 
 {shlex.join(server_command(spec))} &
 server=$!
+{_launch_watch(record)}
 # scancel and the local backend's stop send TERM to every process of the job: pass it on to the
 # server (which then shuts its kernels down) and stay to record the end.
 trap 'kill -TERM $server 2>/dev/null' TERM INT
 wait $server
 status=$?
 while kill -0 $server 2>/dev/null; do wait $server; status=$?; done
+kill -TERM $watcher 2>/dev/null
 if [ $status -eq 0 ]; then ended ended "the server stopped"; else ended failed "the server exited with status $status"; fi
 # When the allocation stopped being used, for `startnotebook usage`: the last thing the job does.
 (umask 077 && printf '{{"exited": %s, "status": %s}}\\n' "$(date +%s.%N)" "$status" \\

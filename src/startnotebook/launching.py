@@ -23,6 +23,7 @@ from .backends import Backend, JobStatus, get_backend
 from .client import Server, Unreachable
 from .config import SessionSettings, Site
 from .errors import ControllerUnreachable, StartNotebookError
+from .heartbeat import Heartbeat, renewed_elsewhere
 from .job import Container, JobSpec
 from .records import LaunchRecord, write_json
 from .session import Session
@@ -61,6 +62,11 @@ def assess(session: Session, backend: Backend) -> Assessment:
     if latest is None or latest.end() is not None:
         return Assessment()
     name, damage = session.name, latest.damage()
+    elsewhere = renewed_elsewhere(latest) if not latest.connection_file.exists() else None
+    if elsewhere:
+        # Alive on another login node, where this one's lock is not seen (a lock on a shared file
+        # system may be node-local). On this node the lock, held now by us, says it died.
+        raise StartNotebookError(f"a launch of {name} is in progress on {elsewhere}; wait for it there")
     job, handover = latest.job(), latest.handover()
     server = Server.from_handover(handover) if handover else None
     if job is None:
@@ -140,6 +146,8 @@ class LaunchPlan:
     connection: dict | None = None
     failure: StartNotebookError | None = None
     abandoned: bool = False
+    #: Renewed from just before the job is submitted until the connection is recorded.
+    heartbeat: Heartbeat | None = None
 
     @property
     def name(self) -> str:
@@ -188,11 +196,13 @@ class LaunchPlan:
         Whatever ends the launch early (a failed rule, Ctrl-C, a timeout) comes here, once. A
         closed record means no job: a job that starts after all finds its launch ended and stops
         at once (job.py). A job that cannot be cancelled now (no controller) may already run, so
-        its record stays open for the next launch or ``stop`` to end it.
+        its record stays open: the job ends itself once its heartbeat stops (heartbeat.py), or
+        the next launch or ``stop`` ends it.
         """
         if self.connection is not None or self.abandoned:
             return
         self.abandoned = True
+        self.stop_heartbeat()
         if self.job is not None:
             try:
                 self.backend.cancel(self.job)
@@ -209,6 +219,14 @@ class LaunchPlan:
             except (OSError, StartNotebookError):
                 pass
         self.record.close("failed", reason)
+
+    def start_heartbeat(self) -> None:
+        self.heartbeat = Heartbeat(self.record)
+        self.heartbeat.start()
+
+    def stop_heartbeat(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
 
 
 def plan_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend | None = None,

@@ -23,8 +23,10 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from .backends import JobStatus, get_backend
+from .backends import Backend, JobStatus, get_backend
 from .client import Server
+from .errors import StartNotebookError
+from .heartbeat import launch_waits
 from .records import LaunchRecord
 from .session import Session
 
@@ -122,7 +124,7 @@ def _from_records(session: Session, record: LaunchRecord | None) -> SessionStatu
     if end is not None:
         return SessionStatus(session, record, end.get("state", "ended"), end.get("reason", ""))
     if record.job() is None:
-        if session.launch_in_progress():
+        if launch_waits(session, record):
             return SessionStatus(session, record, "pending", "launching")
         return _closed(session, record, "failed", "the launch ended before its job was submitted")
     return None
@@ -133,11 +135,33 @@ def _closed(session: Session, record: LaunchRecord, state: str, reason: str) -> 
     return SessionStatus(session, record, state, reason)
 
 
-def _from_job(session: Session, record: LaunchRecord, status: JobStatus) -> SessionStatus:
+def _launch_died(session: Session, record: LaunchRecord, status: JobStatus, backend: Backend) -> SessionStatus:
+    """Its launch died before showing the URL, its job still queued or running: nobody will
+    connect to it, so it is cancelled now (a running one would end itself within a minute, a
+    pending one would hold its place in the queue and then an allocation nobody uses)."""
+    job = record.job()
+    reason = "its launch died before showing the URL"
+    # Recorded first, as `stop` does: the job script keeps an end already recorded. A job that
+    # cannot be cancelled now ends itself all the same (its heartbeat has stopped; a pending one
+    # finds its record closed when it starts).
+    _closed(session, record, "failed", reason)
+    try:
+        backend.cancel(job)
+    except StartNotebookError as error:
+        return SessionStatus(session, record, "failed", f"{reason}; job {job['id']} ({status}) could not "
+                                                        f"be cancelled now ({error}): it ends itself", status)
+    return SessionStatus(session, record, "failed", f"{reason}; job {job['id']} ({status}) was cancelled")
+
+
+def _from_job(session: Session, record: LaunchRecord, status: JobStatus, backend: Backend) -> SessionStatus:
     if status.alive is None:
         return SessionStatus(session, record, "unknown", status.reason, status)
+    connection = record.connection()
+    # (A connection record that exists but is damaged was written: its launch showed the URL.)
+    if status.in_queue and not record.connection_file.exists() and not launch_waits(session, record):
+        return _launch_died(session, record, status, backend)
     if status.alive:
-        connection, handover = record.connection(), record.handover()
+        handover = record.handover()
         if connection is not None and handover is not None:
             if Server.from_handover(handover).answers():
                 return SessionStatus(session, record, "running", "", status)
@@ -146,10 +170,10 @@ def _from_job(session: Session, record: LaunchRecord, status: JobStatus) -> Sess
             return SessionStatus(session, record, "failed",
                                  f"its server no longer answers at {connection['url']} "
                                  f"(job {record.job()['id']} is {status})", status)
-        if session.launch_in_progress():
+        if launch_waits(session, record):  # (and ends the job if it gives up)
             return SessionStatus(session, record, "pending", status.reason or status.label.lower(), status)
         return SessionStatus(session, record, "failed",
-                             f"its launch was interrupted; job {record.job()['id']} is {status}", status)
+                             f"its connection record is damaged; job {record.job()['id']} is {status}", status)
     if status.stuck:
         # Left open: its job waits in the queue for ever until the next launch or `stop` cancels it.
         return SessionStatus(session, record, "failed",
@@ -182,8 +206,9 @@ def statuses(sessions: list[Session], backend_name: str) -> list[SessionStatus]:
             for job_id, status in get_backend(name).statuses(group).items():
                 answers[(name, job_id)] = status
         for session, job in zip(asking, jobs, strict=True):
-            status = answers[(job.get("backend", backend_name), job["id"])]
-            told[session.name] = _from_job(session, latest[session.name], status)
+            name = job.get("backend", backend_name)
+            told[session.name] = _from_job(session, latest[session.name], answers[(name, job["id"])],
+                                           get_backend(name))
     return [told[session.name] for session in sessions]
 
 

@@ -117,6 +117,8 @@ def make_jupyter_config(plan: LaunchPlan) -> str:
 def submit(plan: LaunchPlan) -> str:
     spec = plan.job_spec()
     write_private(spec.script_path, job_script(spec, plan.session.inode))
+    # Before the job exists: a job whose launch dies from here on finds its heartbeat stopping.
+    plan.start_heartbeat()
     plan.job = plan.backend.submit(spec)
     with abandoned_on_failure(plan):
         write_json(plan.record.job_file, plan.job)
@@ -139,6 +141,8 @@ def connect(plan: LaunchPlan) -> str:
         record = connection_record(plan, handover, plan.record.password())
         write_json(plan.record.connection_file, record)
         plan.connection = record
+        # The job stops watching the heartbeat once it sees the connection.
+        plan.stop_heartbeat()
     return f"{record['url']} answers (job {record['job_id']} on {record['node']})"
 
 
