@@ -84,11 +84,13 @@ def run(request: LaunchRequest, verbose: bool = False, as_json: bool = False,
             f"another launch of {session.name} is in progress; waiting for it")):
         assessment, plan = running_or_new_launch(site, resolved.settings, session, backend, progress,
                                                  launched_by="startnotebook")
+        # Shown under the lock: a `stop` waiting for it cannot end the server before its URL is
+        # shown, so no URL is shown that a concurrent stop is ending.
         if plan is None:
             _show(assessment.connection, as_json, already_running(assessment.connection, tunnel), out)
             return 0
         connection = _launch(plan, progress, chatter, verbose)
-    _show(connection, as_json, connection_banner(connection, tunnel), out)
+        _show(connection, as_json, connection_banner(connection, tunnel), out)
     return 0
 
 
