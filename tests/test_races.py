@@ -5,6 +5,7 @@ this machine and on the test cluster."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -85,6 +86,49 @@ def test_stop_and_launch_at_the_same_moment_never_show_a_url_that_does_not_answe
     # whose session was launched afresh after it.
     print({kind: sum(line.startswith(kind) for line in said)
            for kind in ("Notebook race is already running", "Notebook successfully launched")})
+
+
+def lock_held(folder: Path) -> bool:
+    """Does some process hold the session's lock right now?"""
+    try:
+        fd = os.open(folder / ".startnotebook" / "lock", os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_a_launch_typed_while_a_stop_is_under_way_waits_for_it_then_launches_afresh():
+    """The stop is caught holding the session (and frozen there, SIGSTOP, as a slow file system
+    might hold it): the launch waits for it, says so, and once the stop is done launches anew;
+    it never calls the server the stop is ending "already running"."""
+    user = User.ordinary("rs-patient")
+    folder = user.home / "turns"
+    try:
+        first = user.startnotebook("--name", "turns", "--notebook-timeout", "60")
+        assert first.returncode == 0, first.stderr
+        stopped_launch = latest_launch(folder)
+        stop = user.popen(str(BIN / "startnotebook"), "stop", "turns")
+        assert wait_until(lambda: lock_held(folder), 20, 0.001), "the stop never held the session's lock"
+        os.kill(stop.pid, signal.SIGSTOP)
+        launch = user.popen(str(BIN / "startnotebook"), "--name", "turns", "--notebook-timeout", "60")
+        waited = next((line for line in launch.stdout if "waiting for it" in line or "url :" in line), "")
+        assert "another launch or a stop of turns is in progress; waiting for it" in waited, waited
+        os.kill(stop.pid, signal.SIGCONT)
+        stopped, _ = stop.communicate(timeout=60)
+        assert stop.returncode == 0 and "Stopped turns" in stopped, stopped
+        said, url = url_as_shown(launch)
+        assert "successfully launched" in said, said
+        assert latest_launch(folder) != stopped_launch and answers_as_the_session(folder, url)
+        launch.communicate(timeout=60)
+        assert launch.returncode == 0
+    finally:
+        user.account.remove()
 
 
 def kill_launch_after_sbatch(user: User, name: str, *args: str) -> subprocess.Popen:

@@ -125,8 +125,8 @@ class Sessions:
         progress = Progress()
         if not dry:
             session.prepare()
-            self._locks.append(session.hold_launch_lock(
-                on_wait=lambda: progress.notice(f"another launch of {name} is in progress; waiting for it")))
+            self._locks.append(session.hold_launch_lock(on_wait=lambda: progress.notice(
+                f"another launch or a stop of {name} is in progress; waiting for it")))
         previous, plan = running_or_new_launch(self.site, settings, session, get_backend(self.site.backend),
                                                progress, launched_by="snakemake")
         if plan is None:

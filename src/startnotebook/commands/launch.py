@@ -81,7 +81,7 @@ def run(request: LaunchRequest, verbose: bool = False, as_json: bool = False,
     progress = TerminalProgress(chatter, dots=not verbose)
     backend = get_backend(site.backend)
     with session.launch_lock(on_wait=lambda: progress.notice(
-            f"another launch of {session.name} is in progress; waiting for it")):
+            f"another launch or a stop of {session.name} is in progress; waiting for it")):
         assessment, plan = running_or_new_launch(site, resolved.settings, session, backend, progress,
                                                  launched_by="startnotebook")
         # Shown under the lock: a `stop` waiting for it cannot end the server before its URL is

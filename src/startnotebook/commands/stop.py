@@ -59,8 +59,8 @@ def main(argv: list[str]) -> int:
     site = site_of(args)
     session = existing_session(site, args.name)
     with session.launch_lock(on_wait=lambda: print(
-            f"startnotebook: a launch or stop of {args.name} is in progress; waiting for it", file=sys.stderr,
-            flush=True)):
+            f"startnotebook: a launch or another stop of {args.name} is in progress; waiting for it",
+            file=sys.stderr, flush=True)):
         return _stop_under_lock(session, site, args.name)
 
 
