@@ -25,6 +25,9 @@ def stop(status) -> str:
     # A damaged job record leaves the server's own API as the only way to end it.
     backend = get_backend(job["backend"]) if job else None
     handover, password = status.handover, record.password()
+    if backend is None and not (handover and password):
+        raise StartNotebookError(f"{status.name}'s job record is damaged and its server cannot be "
+                                 "asked to stop: nothing was changed")
     # Recorded first: the server and the job script keep an end already recorded.
     record.close("ended", "stopped with startnotebook stop")
     asked = False
