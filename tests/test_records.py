@@ -219,7 +219,7 @@ def test_any_shape_of_any_record_never_breaks_a_command_nor_costs_a_live_session
     # And through the commands themselves, a hostile shape of each file.
     for name, path in record_files.items():
         with damaged(path, json.dumps({key: [None] for key in originals[name]})):
-            for command in (["list", "--all"], ["info", "live", "--json"], ["usage"]):
+            for command in (["list", "--all"], ["info", "live", "--json"], ["usage"], ["logs", "live"]):
                 assert_no_traceback(desk.startnotebook(*command), 0)
             if name not in ("handover.json", "connection.json"):
                 # (Without those its server cannot be found: a relaunch replaces it, as it should.)
@@ -227,6 +227,16 @@ def test_any_shape_of_any_record_never_breaks_a_command_nor_costs_a_live_session
                 assert_no_traceback(again, 0)
                 assert "already running" in again.stdout, (name, again.stdout)
         still_whole(desk)
+    # And stop, with every record but those that find the server in a hostile shape.
+    calm = latest_launch(desk.home / "calm")
+    with contextlib.ExitStack() as stack:
+        for name in ("launch.json", "start.json", "end.json", "activity.json", "exit.json"):
+            stack.enter_context(damaged(calm / name, json.dumps([{"state": None}])))
+        stopped = desk.startnotebook("stop", "calm")
+        assert_no_traceback(stopped, 0)
+        assert stopped.stdout.startswith("Stopped calm")
+        assert wait_until(lambda: not answers(*desk.sessions["calm"]), 15)
+        assert json.loads((calm / "end.json").read_text())["state"] == "ended"  # damage replaced
 
 
 #: Shapes of the files a running session may not have yet.
