@@ -14,6 +14,7 @@ Both are validated against the schemas once per process (see schema_errors).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,12 +191,22 @@ class SessionSettings:
     notebooks: tuple[str, ...] = ()
 
 
+def ascii_number(text: str) -> int | None:
+    """The whole number ``text`` writes in ASCII digits, or None: ``str.isdigit`` and ``int``
+    also take "²", "①" or "٣" (and int would read "٣" as 3)."""
+    return int(text) if ASCII_DIGITS.fullmatch(text) else None
+
+
+ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
 def check_timeout(option: str, value: object) -> int:
     """A timeout is a positive whole number of seconds."""
     text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-    if not text.isdigit() or int(text) < 1:
+    seconds = ascii_number(text)
+    if seconds is None or seconds < 1:
         raise InvalidRequest(f"{option} must be a positive whole number of seconds, not {value!r}")
-    return int(text)
+    return seconds
 
 
 def session_settings(site: Site, name: str, declared: Mapping[str, object], base: Path | None = None,

@@ -19,7 +19,7 @@ import os
 import stat
 from pathlib import Path
 
-from .config import load_yaml, message, schema_errors, where
+from .config import ascii_number, load_yaml, message, schema_errors, where
 from .errors import ConfigError, InvalidRequest
 from .folders import who_else_may_change
 from .names import check_name
@@ -103,8 +103,9 @@ def _row_fields(row: dict) -> dict:
         text = str(cell).strip()
         if not text:
             continue
-        if column in INTEGER_FIELDS and text.isdigit():
-            fields[column] = int(text)
+        if column in INTEGER_FIELDS and ascii_number(text) is not None:
+            # Anything else ("²", "٣", "ten") stays text, for the session schema to refuse.
+            fields[column] = ascii_number(text)
         elif column == "tls":
             fields[column] = text.lower() in ("true", "yes", "1") if text.lower() in (
                 "true", "yes", "1", "false", "no", "0") else text
