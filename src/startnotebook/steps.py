@@ -13,6 +13,7 @@ import errno
 import functools
 import os
 import shutil
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -101,10 +102,12 @@ def place_notebooks(plan: LaunchPlan, staged: list[str], placed: str) -> str:
 def _link_or_copy(source: str, destination: str) -> None:
     """``destination`` becomes ``source`` (a file of ours): the same file where both are on one
     filesystem, else a copy. Never replaces what is there."""
+    if not stat.S_ISREG(os.lstat(source).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", source)  # a link would be a symlink
     try:
         os.link(source, destination, follow_symlinks=False)
     except OSError as error:
-        if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+        if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP):
             raise
         _copy_new(source, destination)
 
