@@ -103,6 +103,18 @@ class TLSSite:
 
 
 @dataclass(frozen=True)
+class NotebookFetch:
+    """Bounds of fetching a session's notebooks from the web (see fetch.py)."""
+
+    max_mb: int = 100  # the largest notebook fetched
+    timeout: int = 30  # seconds to wait for a connection, and for each answer
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_mb * 2**20
+
+
+@dataclass(frozen=True)
 class Site:
     """What the site decides, resolved and checked."""
 
@@ -117,6 +129,7 @@ class Site:
     container: ContainerSite
     #: The profile the settings came from (None: the shipped defaults alone).
     profile: Path | None = None
+    notebook_fetch: NotebookFetch = NotebookFetch()
 
     def flavour(self, name: str) -> Flavour:
         try:
@@ -170,6 +183,7 @@ def load_site(profile: Path | None = None) -> Site:
             binds=tuple(container.get("binds", ())),
         ),
         profile=profile,
+        notebook_fetch=NotebookFetch(**settings.get("notebook_fetch", {})),
     )
 
 
