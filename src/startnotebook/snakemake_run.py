@@ -9,12 +9,13 @@ A run on the local executor (every launch that builds no image) loads no executo
 Snakemake's CLI imports every installed one to build its parser, and snakemake-executor-plugin-slurm
 runs ``scontrol show config`` as it is imported (the help of its ``status_command`` setting), which
 asks the controller twice (BUILD_INFO, PING), waits 10 s for one that does not answer, and imports
-pandas (its efficiency report). See ``_executor_plugins_for``.
+pandas (its efficiency report). See ``_plugins_for``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import pkgutil
 import threading
@@ -82,8 +83,7 @@ def run_workflow(plan: LaunchPlan, log_path: Path, echo: TextIO | None = None) -
     with open(log_path, "a") as log:
         lines = _Lines(log, echo, "[workflow] ")
         with contextlib.redirect_stderr(lines), contextlib.redirect_stdout(lines):
-            # Before Snakemake's CLI is imported: its scheduler module fills the registry then.
-            with _executor_plugins_for(local=runs_locally(plan)):
+            with _plugins_for(local=runs_locally(plan)):
                 from snakemake.cli import args_to_api, parse_args
 
                 parser, args = parse_args(snakemake_argv(plan))
@@ -95,27 +95,37 @@ def run_workflow(plan: LaunchPlan, log_path: Path, echo: TextIO | None = None) -
 
 
 EXECUTOR_PLUGIN_PREFIX = "snakemake_executor_plugin_"
+REPORT_PLUGIN_PREFIX = "snakemake_report_plugin_"
 
 
 @contextlib.contextmanager
-def _executor_plugins_for(local: bool) -> Iterator[None]:
-    """Snakemake's executor registry as the run needs it: for a local run only Snakemake's own
-    executors (local, dryrun, touch), and a profile parser that passes over the settings of the
-    installed plugins left out (a site profile's ``slurm-*`` keys would otherwise be unknown
-    arguments); for any other run every installed plugin, as Snakemake loads them."""
-    from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
+def _plugins_for(local: bool) -> Iterator[None]:
+    """Snakemake's plugin registries as the run needs them, filled before Snakemake's CLI is
+    imported (its scheduler module fills the executor registry then):
 
-    registry = ExecutorPluginRegistry.__new__(ExecutorPluginRegistry)  # the registry's singleton
-    if not local:
-        if getattr(registry, "filtered", False) or not hasattr(registry, "plugins"):
-            registry.collect_plugins()
-            registry.filtered = False
-        yield
-        return
-    if not hasattr(registry, "plugins"):
-        _register_builtin_executors(registry)
-        registry.filtered = True
-    left_out = [name for name in _installed_executor_plugins() if name not in registry.plugins]
+    * executors: for a local run only Snakemake's own (local, dryrun, touch); for any other run
+      every installed plugin, as Snakemake loads them;
+    * reports: none (a launch makes no report; the built-in html reporter imports docutils and
+      jinja2, ~0.1 s);
+
+    and a profile parser that passes over the settings of the plugins left out (a site profile's
+    ``slurm-*`` keys would otherwise be unknown arguments)."""
+    from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
+    from snakemake_interface_report_plugins.registry import ReportPluginRegistry
+
+    executors = ExecutorPluginRegistry.__new__(ExecutorPluginRegistry)  # the registry's singleton
+    if not local and getattr(executors, "filtered", True):
+        executors.collect_plugins()
+        executors.filtered = False
+    elif not hasattr(executors, "plugins"):
+        _register_builtin_executors(executors)
+        executors.filtered = True
+    reports = ReportPluginRegistry.__new__(ReportPluginRegistry)
+    if not hasattr(reports, "plugins"):
+        reports.plugins = {}
+    left_out = [name for name in _installed_plugins(EXECUTOR_PLUGIN_PREFIX) if name not in executors.plugins]
+    left_out += [f"report-{name}" for name in ["html", *_installed_plugins(REPORT_PLUGIN_PREFIX)]
+                 if name not in reports.plugins]
     with _profile_keys_ignored(left_out):
         yield
 
@@ -128,11 +138,17 @@ def _register_builtin_executors(registry) -> None:
         registry.register_plugin(name, module)
 
 
-def _installed_executor_plugins() -> list[str]:
-    """The short names Snakemake gives installed executor plugins ("slurm", "slurm-jobstep"),
-    found as Snakemake finds them, without importing any."""
-    return [info.name.removeprefix(EXECUTOR_PLUGIN_PREFIX).replace("_", "-")
-            for info in pkgutil.iter_modules() if info.ispkg and info.name.startswith(EXECUTOR_PLUGIN_PREFIX)]
+def _installed_plugins(prefix: str) -> list[str]:
+    """The short names Snakemake gives installed plugins ("slurm", "slurm-jobstep"), found as
+    Snakemake finds them, without importing any."""
+    return [name.removeprefix(prefix).replace("_", "-") for name in _top_level_packages()
+            if name.startswith(prefix)]
+
+
+@functools.cache
+def _top_level_packages() -> tuple[str, ...]:
+    # One scan of sys.path (thousands of entries in a full environment) for every prefix.
+    return tuple(info.name for info in pkgutil.iter_modules() if info.ispkg)
 
 
 @contextlib.contextmanager
