@@ -162,14 +162,14 @@ def _profile_keys_ignored(plugins: list[str]) -> Iterator[None]:
     stock = snakemake.profiles.ProfileConfigFileParser
     prefixes = tuple(f"{name}-" for name in plugins)
 
-    class ProfileWithoutUnusedExecutors(stock):
+    class ProfileWithoutUnusedPlugins(stock):
         def parse(self, stream):
             parsed = super().parse(stream)
             for key in [key for key in parsed if key.replace("_", "-").startswith(prefixes)]:
                 del parsed[key]
             return parsed
 
-    snakemake.profiles.ProfileConfigFileParser = ProfileWithoutUnusedExecutors
+    snakemake.profiles.ProfileConfigFileParser = ProfileWithoutUnusedPlugins
     try:
         yield
     finally:
