@@ -25,7 +25,7 @@ from . import profiles, resources
 from .errors import ConfigError, InvalidRequest
 from .folders import expand
 from .names import check_name
-from .quick_imports import skip_iri_format_checker
+from .quick_imports import skip_format_checkers_a_launch_does_not_use
 
 
 # --- reading and validating ------------------------------------------------------------------
@@ -52,7 +52,7 @@ def schema_errors(data, schema: str):
     schemas/), but keeping the failing field: snakemake.utils.validate folds the error into a
     message of many lines, and a user's error is one line naming the field.
     """
-    skip_iri_format_checker()
+    skip_format_checkers_a_launch_does_not_use()
     import jsonschema
     from referencing import Registry, Resource
 
