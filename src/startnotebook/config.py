@@ -14,6 +14,7 @@ Both are validated against the schemas once per process (see schema_errors).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from . import profiles, resources
 from .errors import ConfigError, InvalidRequest
 from .folders import expand
 from .names import check_name
-from .quick_imports import skip_iri_format_checker
+from .quick_imports import skip_format_checkers_a_launch_does_not_use
 
 
 # --- reading and validating ------------------------------------------------------------------
@@ -51,7 +52,7 @@ def schema_errors(data, schema: str):
     schemas/), but keeping the failing field: snakemake.utils.validate folds the error into a
     message of many lines, and a user's error is one line naming the field.
     """
-    skip_iri_format_checker()
+    skip_format_checkers_a_launch_does_not_use()
     import jsonschema
     from referencing import Registry, Resource
 
@@ -102,6 +103,18 @@ class TLSSite:
 
 
 @dataclass(frozen=True)
+class NotebookFetch:
+    """Bounds of fetching a session's notebooks from the web (see fetch.py)."""
+
+    max_mb: int = 100  # the largest notebook fetched
+    timeout: int = 30  # seconds to wait for a connection, and for each answer
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_mb * 2**20
+
+
+@dataclass(frozen=True)
 class Site:
     """What the site decides, resolved and checked."""
 
@@ -116,6 +129,7 @@ class Site:
     container: ContainerSite
     #: The profile the settings came from (None: the shipped defaults alone).
     profile: Path | None = None
+    notebook_fetch: NotebookFetch = NotebookFetch()
 
     def flavour(self, name: str) -> Flavour:
         try:
@@ -169,6 +183,7 @@ def load_site(profile: Path | None = None) -> Site:
             binds=tuple(container.get("binds", ())),
         ),
         profile=profile,
+        notebook_fetch=NotebookFetch(**settings.get("notebook_fetch", {})),
     )
 
 
@@ -190,12 +205,22 @@ class SessionSettings:
     notebooks: tuple[str, ...] = ()
 
 
+def ascii_number(text: str) -> int | None:
+    """The whole number ``text`` writes in ASCII digits, or None: ``str.isdigit`` and ``int``
+    also take "²", "①" or "٣" (and int would read "٣" as 3)."""
+    return int(text) if ASCII_DIGITS.fullmatch(text) else None
+
+
+ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
 def check_timeout(option: str, value: object) -> int:
     """A timeout is a positive whole number of seconds."""
     text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-    if not text.isdigit() or int(text) < 1:
+    seconds = ascii_number(text)
+    if seconds is None or seconds < 1:
         raise InvalidRequest(f"{option} must be a positive whole number of seconds, not {value!r}")
-    return int(text)
+    return seconds
 
 
 def session_settings(site: Site, name: str, declared: Mapping[str, object], base: Path | None = None,

@@ -51,3 +51,7 @@ class ContainerError(StartNotebookError):
 
 class NotebookFetchError(StartNotebookError):
     """A notebook named by a session cannot be fetched."""
+
+
+class SessionRunning(StartNotebookError):
+    """The session runs, but not as its records say: a new launch would start a second server."""

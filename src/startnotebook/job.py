@@ -1,7 +1,8 @@
 """What a session job runs: one script, the same for every backend (a detached process, sbatch).
 
 The script (``launches/<id>/job.sh``) checks that it runs in the session folder the launch checked
-(the same inode: a folder swapped for another after the launch cannot host the server), ends at
+(the same inode: a folder swapped for another after the launch cannot host the server) and that
+the whole path to it is still trusted (folders.py: nobody else can rename a folder on it), ends at
 once if the batch system started it a second time (a requeue: one session, one server, ever),
 runs the Jupyter server, and records how it ended if the server could not. HOME is the session
 folder, as with the original tool, so Jupyter, IPython and ``pip install --user`` keep their state
@@ -94,6 +95,12 @@ def check_container(spec: JobSpec) -> None:
         get_runtime(spec.container.runtime).check(spec.container.image)
 
 
+def path_check_command(folder: Path) -> list[str]:
+    """The job's check of the whole path to the session folder (folders.job_check), in this
+    tool's own Python: ``-I`` keeps the environment and the working directory out of it."""
+    return [sys.executable, "-I", "-m", "startnotebook.folders", str(folder)]
+
+
 def _exports(spec: JobSpec) -> str:
     variables = session_environment(spec.folder)
     return "\n".join(f"export {key}={shlex.quote(value)}" for key, value in variables.items())
@@ -159,6 +166,14 @@ fi
 if [ -L "$folder" ] || [ ! -O "$folder" ] || [ "$(stat -c %i "$folder")" != {folder_inode} ]; then
     echo "startnotebook: $folder is not the session folder the launch checked; refusing to start"
     ended failed "the session folder changed after the launch checked it"
+    exit 1
+fi
+# Every folder from / to the session folder still root's or the user's alone (folders.py): only
+# then can nobody else have renamed one since the launch checked it, or do so while the server
+# runs, which finds its root, IPYTHONDIR and runtime folder by this path. On this node, outside
+# any container (inside one, root's folders may show as nobody's).
+if ! {shlex.join(path_check_command(spec.folder))}; then
+    ended failed "the path to the session folder is no longer safe (see the server log)"
     exit 1
 fi
 cd "$folder" || exit 1

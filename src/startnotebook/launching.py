@@ -22,11 +22,12 @@ from . import image
 from .backends import Backend, JobStatus, get_backend
 from .client import Server, Unreachable
 from .config import SessionSettings, Site
-from .errors import ControllerUnreachable, StartNotebookError
+from .errors import ControllerUnreachable, SessionRunning, StartNotebookError
 from .heartbeat import Heartbeat, renewed_elsewhere
 from .job import Container, JobSpec
 from .records import LaunchRecord, write_json
 from .session import Session
+from .status import answering_server
 
 
 class Progress:
@@ -70,6 +71,9 @@ def assess(session: Session, backend: Backend) -> Assessment:
     job, handover = latest.job(), latest.handover()
     server = Server.from_handover(handover) if handover else None
     if job is None:
+        job_damage = latest.damage_of(latest.job_file)
+        if job_damage is not None:
+            return _with_damaged_job(session, latest, job_damage)
         why = f"its record is damaged ({damage[0]})" if damage else "it never submitted its job"
         # A server it may have started all the same is found by its handover.
         live = server if server is not None and server.answers() else None
@@ -104,6 +108,22 @@ def assess(session: Session, backend: Backend) -> Assessment:
         return Assessment(stale=latest, notice=f"the record of {name}'s last launch is damaged "
                                                f"({damage[0]}); launching afresh")
     return Assessment(stale=latest)
+
+
+def _with_damaged_job(session: Session, latest: LaunchRecord, damage: str) -> Assessment:
+    """Its job record cannot be read, so its job cannot be asked: its server can. One that still
+    answers is the session, running (never a second server beside it); otherwise the launch is
+    retired, once, and the session launched afresh."""
+    server = answering_server(latest)
+    if server is None:
+        return Assessment(stale=latest, notice=f"the record of {session.name}'s last launch is "
+                                               f"damaged ({damage}); launching afresh")
+    connection = latest.connection()
+    if connection is not None:
+        return Assessment(running=latest, connection=connection)
+    raise SessionRunning(f"{session.name}'s last launch has a damaged record ({damage}) but its "
+                         f"server still answers at {server.url}; `startnotebook stop "
+                         f"{session.name}` ends it")
 
 
 def retire(assessment: Assessment, backend: Backend, progress: Progress) -> None:

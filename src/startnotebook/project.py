@@ -14,13 +14,14 @@ come from the profile, and a project's config that names one is refused.
 
 from __future__ import annotations
 
+import csv
 import os
 import stat
 from pathlib import Path
 
-from .config import load_yaml, message, schema_errors, where
+from .config import ascii_number, load_yaml, message, schema_errors, where
 from .errors import ConfigError, InvalidRequest
-from .folders import ours_alone
+from .folders import who_else_may_change
 from .names import check_name
 
 CONFIG = Path("config") / "config.yaml"
@@ -44,6 +45,8 @@ def declarations(config: dict, base: Path, site=None) -> dict[str, tuple[dict, P
     sheet = config.get("sessions_sheet")
     if sheet:
         path = base / sheet
+        if path.exists():
+            check_ours(path, "sessions sheet")
         for name, fields in read_sheet(path, site).items():
             declared[name] = (fields, base)
     for name, fields in (config.get("sessions") or {}).items():
@@ -100,8 +103,9 @@ def _row_fields(row: dict) -> dict:
         text = str(cell).strip()
         if not text:
             continue
-        if column in INTEGER_FIELDS and text.isdigit():
-            fields[column] = int(text)
+        if column in INTEGER_FIELDS and ascii_number(text) is not None:
+            # Anything else ("²", "٣", "ten") stays text, for the session schema to refuse.
+            fields[column] = ascii_number(text)
         elif column == "tls":
             fields[column] = text.lower() in ("true", "yes", "1") if text.lower() in (
                 "true", "yes", "1", "false", "no", "0") else text
@@ -112,30 +116,76 @@ def _row_fields(row: dict) -> dict:
     return fields
 
 
-def _is_own(path: Path) -> bool:
-    """A file only this user can have written: theirs, and not writable by group or others."""
+def _why_not_ours(path: Path) -> str | None:
+    """Why the file read as ``path`` (a link's target) may hold what someone else wrote: another
+    user's, open to a group or to everyone, not a file; None if it is the user's alone."""
     try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return stat.S_ISREG(info.st_mode) and ours_alone(info)
+        info = os.stat(path)
+    except OSError as error:
+        return f"cannot be read: {error.strerror}"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a file"
+    return who_else_may_change(info)
+
+
+def check_ours(path: Path, what: str) -> None:
+    """A project file that decides what the user's session runs (its image recipe, notebooks) is
+    the user's alone, or it is refused: never silently skipped, so that a row is never quietly
+    not the one the user wrote."""
+    why = _why_not_ours(path)
+    if why is not None:
+        raise ConfigError(f"{what} {path} {why}: refusing to take sessions from it (make it yours "
+                          "alone, e.g. chmod go-w, or launch from another folder)")
+
+
+def _declared_names(config: dict, base: Path) -> set[str]:
+    """The names a project declares, read without judging anything else (of files that are not
+    to be used, only to tell whether the user meant one of their rows)."""
+    sessions = config.get("sessions")
+    names = set(sessions) if isinstance(sessions, dict) else set()
+    sheet = config.get("sessions_sheet")
+    if isinstance(sheet, str):
+        try:
+            with open(base / sheet, newline="") as stream:
+                rows = csv.DictReader((line for line in stream if not line.startswith("#")), delimiter="\t")
+                names |= {str(row.get("name") or "").strip() for row in rows}
+        except (OSError, UnicodeDecodeError, csv.Error):
+            pass
+    return names
+
+
+def _project_config(path: Path) -> dict | None:
+    """A startnotebook project's config (one that declares sessions), or None: another
+    workflow's config/config.yaml, or none, is none of ours."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        config = load_yaml(path)
+    except ConfigError:
+        if _why_not_ours(path) is not None:
+            return None  # someone else's file that is not even a config: not a project of the user's
+        raise
+    return config if {"sessions_sheet", "sessions"} & set(config) else None
 
 
 def declaration_here(name: str, site=None) -> tuple[dict, Path | None]:
     """What the project in the current directory declares for ``name`` (nothing if none).
 
-    Only a project whose config is the user's own and declares sessions counts: a directory
-    someone else prepared must not choose what the user's session runs (its image recipe, its
-    notebooks), and another workflow's config/config.yaml is none of ours.
+    A directory someone else prepared must not choose what the user's session runs (its image
+    recipe, its notebooks): a project config or sheet that is not the user's alone is refused
+    when it declares ``name``, in one line naming the file and why (as under ``snakemake``,
+    where the sheet is refused). Another workflow's config/config.yaml is none of ours.
     """
     base = Path.cwd()
-    if not _is_own(base / CONFIG):
+    config = _project_config(base / CONFIG)
+    if config is None:
         return {}, None
-    config = load_yaml(base / CONFIG)
-    if not {"sessions_sheet", "sessions"} & set(config):
-        return {}, None  # another workflow's config, not a startnotebook project's
-    sheet = config.get("sessions_sheet")
-    if isinstance(sheet, str) and not _is_own(base / sheet):
-        return {}, None
-    fields, folder = declarations(config, base, site).get(name, ({}, None))
-    return fields, folder
+    files = [(base / CONFIG, "project config")]
+    if isinstance(config.get("sessions_sheet"), str) and (base / config["sessions_sheet"]).exists():
+        files.append((base / config["sessions_sheet"], "sessions sheet"))
+    if all(_why_not_ours(path) is None for path, _ in files):
+        return declarations(config, base, site).get(name, ({}, None))
+    if name in _declared_names(config, base):
+        for path, what in files:
+            check_ours(path, what)
+    return {}, None  # not the user's alone, and not what they asked for: none of this launch's

@@ -12,8 +12,12 @@
     exit.json         written by the job as it exits: when
 
 Every file is written whole or not at all (a temporary file renamed into place) and read
-forgivingly: a file that is missing, empty or damaged (a full quota, a crash) reads as absent and
-marks the record as damaged, so that a command can say so and carry on.
+forgivingly: a file that is missing, empty or damaged (a full quota, a crash, or a shape other
+than its schema's, ``schemas/records/<name>.schema.json``) reads as absent and marks the record as
+damaged, so that a command can say so and carry on.
+
+The server inside the job imports this module and writes records, reading hardly any: jsonschema
+is imported only when a record is first read, and each schema compiled once.
 """
 
 from __future__ import annotations
@@ -63,21 +67,81 @@ class Damaged(Exception):
     """A record file exists but cannot be read as what it should be."""
 
 
+#: The record files with a schema of their own in schemas/records/ (by file name).
+RECORD_SCHEMAS = frozenset(f"{name}.json" for name in (
+    "launch", "job", "start", "handover", "connection", "end", "activity", "exit"))
+
+#: Nothing of ours reads more than this; a bigger file is not one of our records.
+MAX_RECORD_BYTES = 1 << 20
+
+
 def read_json(path: Path) -> dict | None:
-    """The JSON object in ``path``; None if there is none; Damaged if it is unreadable."""
+    """The JSON object in ``path``; None if there is none; Damaged if it is unreadable or, for a
+    launch record file, not of its schema's shape."""
     try:
-        text = path.read_text()
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_RECORD_BYTES + 1)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    except (OSError, UnicodeDecodeError) as error:
-        raise Damaged(f"{path}: {error}") from error
+    except OSError as error:
+        raise Damaged(f"{path}: {error.strerror or error}") from error
+    if len(data) > MAX_RECORD_BYTES:
+        raise Damaged(f"{path}: larger than any record")
     try:
-        record = json.loads(text)
-    except ValueError as error:
+        record = json.loads(data.decode(), parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise Damaged(f"{path}: not JSON") from error
     if not isinstance(record, dict):
         raise Damaged(f"{path}: not a JSON object")
+    if path.name in RECORD_SCHEMAS:
+        problem = shape_problem(record, path.name)
+        if problem:
+            raise Damaged(f"{path}: {problem}")
     return record
+
+
+def _no_constant(name: str):
+    """NaN and Infinity are not JSON, and pass every bound of a schema: refused as damage."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def shape_problem(record: dict, file_name: str) -> str | None:
+    """How ``record`` breaks the schema of the record file ``file_name``, in one line; or None."""
+    error = _validator(file_name).best_match_error(record)
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{where}: {error.message}"[:200] if where else error.message[:200]
+
+
+_validators: dict = {}
+
+
+def _validator(file_name: str):
+    """The compiled validator of one record file's schema, made once per process, when first
+    needed (importing jsonschema costs; the server inside the job rarely reads a record)."""
+    if file_name not in _validators:
+        _validators[file_name] = _RecordValidator(file_name)
+    return _validators[file_name]
+
+
+class _RecordValidator:
+    def __init__(self, file_name: str) -> None:
+        from .quick_imports import skip_iri_format_checker
+        skip_iri_format_checker()
+        import jsonschema
+
+        from . import resources
+
+        schema_file = resources.schema("records") / file_name.replace(".json", ".schema.json")
+        schema = json.loads(schema_file.read_text())
+        # No format checker: the schemas say what they need with patterns (cheaper, and the
+        # same wherever the record is read).
+        self._validator = jsonschema.Draft202012Validator(schema)
+        self._best_match = jsonschema.exceptions.best_match
+
+    def best_match_error(self, record: dict):
+        return self._best_match(self._validator.iter_errors(record))
 
 
 @dataclass(frozen=True)
@@ -179,11 +243,18 @@ class LaunchRecord:
         damaged = []
         for path in (self.launch_file, self.job_file, self.handover_file, self.connection_file,
                      self.end_file):
-            try:
-                read_json(path)
-            except Damaged as error:
-                damaged.append(str(error))
+            problem = self.damage_of(path)
+            if problem:
+                damaged.append(problem)
         return damaged
+
+    def damage_of(self, path: Path) -> str | None:
+        """What is wrong with one record file that exists but cannot be read; None if nothing."""
+        try:
+            read_json(path)
+        except Damaged as error:
+            return str(error)
+        return None
 
     def password(self) -> str | None:
         try:

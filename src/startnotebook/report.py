@@ -69,6 +69,9 @@ def check_summary(plan: LaunchPlan) -> str:
     ]
     if settings.notebooks:
         lines.append(("notebooks", ", ".join(settings.notebooks)))
+    if any("://" in notebook for notebook in settings.notebooks):
+        fetch = plan.site.notebook_fetch
+        lines.append(("notebook fetch", f"up to {fetch.max_mb} MB, {fetch.timeout} s timeout"))
     width = max(len(label) for label, _ in lines)
     body = "\n".join(f"  {label:<{width}} : {value}" for label, value in lines)
     return f"Dry run (--check): nothing is started, nothing is written.\n{body}"

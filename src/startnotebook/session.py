@@ -42,8 +42,15 @@ class Session:
     inode: int | None = None
 
     @classmethod
-    def find(cls, site: Site, name: str, create: bool = False) -> "Session":
-        root = folders.sessions_root(site.sessions_root, create)
+    def find(cls, site: Site, name: str, create: bool = False, to_launch: bool = True) -> "Session":
+        """The session ``name`` of ``site``, its folder checked (made if ``create``).
+
+        To launch, the whole path to the folder must be trusted (folders.py). Not to read and end
+        what runs there (``to_launch=False``: list, info, stop, logs): the folders and records are
+        still the user's own, and a path that stopped being trusted after the launch must not keep
+        the user from stopping their own session.
+        """
+        root = folders.sessions_root(site.sessions_root, create, trusted=to_launch)
         folder = folders.session_folder(root, name, create)
         try:
             inode = os.lstat(folder).st_ino
@@ -189,8 +196,9 @@ _held_here: set[str] = set()
 
 
 def sessions(site: Site) -> list[Session]:
-    """The user's sessions: the folders under the sessions root that hold startnotebook records."""
-    root = folders.sessions_root(site.sessions_root, create=False)
+    """The user's sessions: the folders under the sessions root that hold startnotebook records
+    (to read, not to launch: see :meth:`Session.find`)."""
+    root = folders.sessions_root(site.sessions_root, create=False, trusted=False)
     try:
         entries = sorted(os.scandir(root), key=lambda entry: entry.name)
     except OSError:

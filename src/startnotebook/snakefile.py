@@ -17,6 +17,7 @@ never touched by a later run.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from snakemake_interface_common.exceptions import WorkflowError
 
 from . import image, profiles, resources
 from .backends import get_backend
-from .config import Site, load_site, session_settings
+from .config import NotebookFetch, Site, load_site, session_settings
 from .errors import NotebookFetchError, StartNotebookError
 from .launching import LaunchPlan, Progress, running_or_new_launch
 from .readiness import stop_waiting_on_interrupt
@@ -157,28 +158,38 @@ class Sessions:
             print(banner)
 
     # --- notebooks a session brings ------------------------------------------------------------
+    @property
+    def notebook_fetch(self) -> NotebookFetch:
+        """The site's bounds of fetching notebooks (a batch job of the workflow fetches none)."""
+        return self.site.notebook_fetch if self.site is not None else NotebookFetch()
+
     def notebook_source(self, launch: str, notebook: str, storage_http):
         """A notebook's source as the ``notebook`` rule's input: a path, or (for an http(s) URL)
-        a file in Snakemake's storage. One that cannot be fetched fails the launch now, before
-        anything is submitted, with its name."""
+        a file in Snakemake's storage. One that cannot be read or fetched fails the launch now,
+        before anything is submitted, in one line naming it."""
         plan = self.plans[launch]
         source = plan.notebook_sources()[notebook]
         if "://" not in source:
-            if not Path(source).is_file():
-                raise self._fetch_failed(plan, source, "no such file")
+            why = unreadable(source)
+            if why:
+                raise self._fetch_failed(plan, source, why, "read")
             return source
         stored = storage_http(source)
+        url = get_flag_value(stored, "storage_object")
+        # Snakemake fetches it later, outside any rule of ours: a failure then is told to the plan.
+        url.provider.tell_failure(source, launch, lambda why: self._fetch_failed(plan, source, why))
         try:
-            found = get_flag_value(stored, "storage_object").exists()
+            found = url.exists()
         except Exception as error:  # noqa: BLE001 - whatever the plugin raises (DNS, refused, TLS)
-            raise self._fetch_failed(plan, source, str(error).splitlines()[0][:200]) from None
+            why = getattr(error, "why", None) or str(error).splitlines()[0][:200]
+            raise self._fetch_failed(plan, source, why) from None
         if not found:
             raise self._fetch_failed(plan, source, "not found")
         return stored
 
     @staticmethod
-    def _fetch_failed(plan: LaunchPlan, source: str, why: str) -> NotebookFetchError:
-        error = NotebookFetchError(f"notebook {source} of session {plan.name} cannot be fetched ({why})")
+    def _fetch_failed(plan: LaunchPlan, source: str, why: str, verb: str = "fetched") -> NotebookFetchError:
+        error = NotebookFetchError(f"notebook {source} of session {plan.name} cannot be {verb} ({why})")
         plan.failure = plan.failure or error
         return error
 
@@ -206,6 +217,18 @@ class Sessions:
     @property
     def build_proxy(self) -> str | None:
         return self.site.container.build_proxy if self.site else None
+
+
+def unreadable(path: str) -> str | None:
+    """Why the user cannot read the notebook at ``path`` (None: they can)."""
+    try:
+        if not Path(path).is_file():
+            return "no such file" if not Path(path).exists() else "not a file"
+        # O_NONBLOCK: a path swapped for a FIFO meanwhile must not hold the launch.
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as error:
+        return (error.strerror or type(error).__name__).lower()
+    return None
 
 
 def abandon_unfinished(reason: str = "the launch workflow failed") -> None:

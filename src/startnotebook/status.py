@@ -102,7 +102,10 @@ class SessionStatus:
         since = self.activity.get("idle_since")
         if not since or self.state != "running":
             return None
-        return max(0.0, time.time() - datetime.fromisoformat(since).timestamp())
+        try:
+            return max(0.0, time.time() - datetime.fromisoformat(since).timestamp())
+        except ValueError:  # of the schema's shape, yet no date (a 13th month): not known
+            return None
 
 
 def last_sign_of_life(record: LaunchRecord, server_log: Path) -> float:
@@ -124,10 +127,38 @@ def _from_records(session: Session, record: LaunchRecord | None) -> SessionStatu
     if end is not None:
         return SessionStatus(session, record, end.get("state", "ended"), end.get("reason", ""))
     if record.job() is None:
+        damage = record.damage_of(record.job_file)
+        if damage is not None:
+            return _with_damaged_job(session, record, damage)
         if launch_waits(session, record):
             return SessionStatus(session, record, "pending", "launching")
         return _closed(session, record, "failed", "the launch ended before its job was submitted")
     return None
+
+
+def answering_server(record: LaunchRecord) -> Server | None:
+    """The server the record's handover names, if it answers as this launch's; else None.
+
+    The one place the damaged-record paths ask a server whether it lives (status and launching).
+    """
+    handover = record.handover()
+    if handover is None:
+        return None
+    server = Server.from_handover(handover)
+    return server if server.answers() else None
+
+
+def _with_damaged_job(session: Session, record: LaunchRecord, damage: str) -> SessionStatus:
+    """A launch whose job record cannot be read: running if its server still answers (its
+    secrets kept, `stop` ends it through the server's API), otherwise ended, once."""
+    server = answering_server(record)
+    if server is not None:
+        return SessionStatus(session, record, "running",
+                             f"its job record is damaged ({damage}); its server still answers at "
+                             f"{server.url}")
+    if launch_waits(session, record):
+        return SessionStatus(session, record, "pending", "launching")
+    return _closed(session, record, "failed", f"its record is damaged ({damage})")
 
 
 def _closed(session: Session, record: LaunchRecord, state: str, reason: str) -> SessionStatus:

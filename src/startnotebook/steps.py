@@ -9,15 +9,17 @@ the user. No step writes a password or a URL's credentials to its log.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import shutil
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 
 from . import credentials, jupyter_config, tls
 from .connection import connection_record
-from .errors import ServerFailed, SessionFolderError, StartNotebookError
+from .errors import NotebookFetchError, ServerFailed, SessionFolderError, StartNotebookError
 from .job import job_script
 from .launching import LaunchPlan, retire, write_launch_record
 from .readiness import wait_for_server
@@ -60,31 +62,66 @@ def begin(plan: LaunchPlan) -> str:
 
 @step
 def stage_notebook(plan: LaunchPlan, source: str, staged: str) -> str:
-    """A notebook the session brings, as fetched (by Snakemake's storage, for a URL)."""
-    shutil.copyfile(source, staged)
-    return f"fetched {plan.notebook_sources()[Path(staged).name]}"
+    """A notebook the session brings, staged in the launch record until it is placed: the
+    storage's download of a URL is taken as it is (a hard link; Snakemake then drops its own name
+    for it), a file of the user's is copied."""
+    origin = plan.notebook_sources()[Path(staged).name]
+    try:
+        if "://" in origin:
+            _link_or_copy(source, staged)
+        else:
+            _copy_new(source, staged)
+        os.chmod(staged, 0o600)
+    except OSError as error:
+        raise NotebookFetchError(f"notebook {origin} of session {plan.name} cannot be read "
+                                 f"({(error.strerror or type(error).__name__).lower()})") from error
+    return f"fetched {origin}"
 
 
 @step
 def place_notebooks(plan: LaunchPlan, staged: list[str], placed: str) -> str:
     """Put the notebooks the session brings into its folder; one there already is left alone
-    (the user's edits win)."""
+    (the user's edits win). Each is moved there (a hard link: the staged name is temporary), so
+    that one copy is kept."""
     put = []
     for path in map(Path, staged):
         destination = plan.session.folder / path.name
         try:
-            # O_EXCL: a notebook the user has (and may have edited) is never overwritten.
-            fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            # Neither a link nor an O_EXCL copy replaces a notebook the user has (or a symlink).
+            _link_or_copy(str(path), str(destination))
         except FileExistsError:
             continue
         except OSError as error:
             raise SessionFolderError(f"cannot put {path.name} into {plan.session.folder}: "
                                      f"{error.strerror}") from error
-        with open(path, "rb") as source, os.fdopen(fd, "wb") as target:
-            shutil.copyfileobj(source, target)
         put.append(path.name)
     write_private(Path(placed), "".join(f"{name}\n" for name in put))
     return f"put into the session folder: {', '.join(put) or 'nothing new'}"
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    """``destination`` becomes ``source`` (a file of ours): the same file where both are on one
+    filesystem, else a copy. Never replaces what is there."""
+    if not stat.S_ISREG(os.lstat(source).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", source)  # a link would be a symlink
+    try:
+        os.link(source, destination, follow_symlinks=False)
+    except OSError as error:
+        if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP):
+            raise
+        _copy_new(source, destination)
+
+
+def _copy_new(source: str, destination: str) -> None:
+    """Copy ``source`` into a new file ``destination`` (0600); O_EXCL: nothing is overwritten."""
+    with open(source, "rb") as reading:
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as writing:
+                shutil.copyfileobj(reading, writing)
+        except BaseException:
+            os.unlink(destination)
+            raise
 
 
 @step

@@ -18,7 +18,9 @@ rule notebook:
     input:
         lambda wildcards: SESSIONS.notebook_source(wildcards.launch, wildcards.notebook, storage.http),
     output:
-        "{launch}/notebooks/{notebook}",
+        # Staged until the notebooks rule has put it into the session folder (as a hard link
+        # where it can): one copy of a notebook is kept, the session folder's.
+        temp("{launch}/notebooks/{notebook}"),
     log:
         "{launch}/logs/notebook-{notebook}.log",
     localrule: True

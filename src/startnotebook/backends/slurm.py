@@ -116,7 +116,7 @@ class SlurmBackend(Backend):
                 raise ControllerUnreachable(f"the SLURM controller cannot be reached: {message}")
             raise SubmitError(f"sbatch refused the notebook job: {message}")
         job_id = result.stdout.strip().split(";")[0]
-        if not job_id.isdigit():
+        if not re.fullmatch(r"[0-9]+", job_id):  # not isdigit: it takes "²" too
             raise SubmitError(f"sbatch gave no job id: {_last_line(result.stdout + result.stderr)}")
         return {"backend": self.name, "id": job_id}
 

@@ -22,8 +22,9 @@ def parser(command: str, description: str) -> argparse.ArgumentParser:
 
 
 def existing_session(site: Site, name: str) -> Session:
-    """The session ``name``, which must have been launched before."""
-    session = Session.find(site, check_name(name))
+    """The session ``name``, which must have been launched before (to read or stop, not to
+    launch: its path need not be trusted any more, see Session.find)."""
+    session = Session.find(site, check_name(name), to_launch=False)
     if not session.exists:
         raise UnknownSession(f"no session {name} (no startnotebook records in {session.folder})")
     return session

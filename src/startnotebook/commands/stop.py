@@ -29,8 +29,12 @@ STOP_SECONDS = 10
 def stop(status) -> str:
     """Stop the session of ``status``; the line that says what happened."""
     record, job = status.record, status.job
-    backend = get_backend(job["backend"])
+    # A damaged job record leaves the server's own API as the only way to end it.
+    backend = get_backend(job["backend"]) if job else None
     handover, password = status.handover, record.password()
+    if backend is None and not (handover and password):
+        raise StartNotebookError(f"{status.name}'s job record is damaged and its server cannot be "
+                                 "asked to stop: nothing was changed")
     # Recorded first: the server and the job script keep an end already recorded.
     record.close("ended", "stopped with startnotebook stop")
     asked = False
@@ -45,6 +49,11 @@ def stop(status) -> str:
         # The server's port closes when it exits; watching it costs the controller nothing.
         while time.monotonic() < deadline and Server.from_handover(handover).answers():
             time.sleep(0.2)
+    if backend is None:
+        if not asked:
+            raise StartNotebookError(f"{status.name}'s job record is damaged and its server did not "
+                                     "take the password on record: it cannot be stopped from here")
+        return f"Stopped {status.name}; its files stay in {status.session.folder}."
     if backend.status(job).in_queue:
         time.sleep(1 if asked else 0)
         if backend.status(job).in_queue:
