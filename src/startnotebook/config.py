@@ -15,7 +15,7 @@ Both are validated against the schemas once per process (see schema_errors).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -116,6 +116,8 @@ class Site:
     container: ContainerSite
     #: The profile the settings came from (None: the shipped defaults alone).
     profile: Path | None = None
+    #: Lead times (seconds) of the session's clock's warnings: before_wall_time, before_notebook_timeout.
+    warnings: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def flavour(self, name: str) -> Flavour:
         try:
@@ -169,6 +171,7 @@ def load_site(profile: Path | None = None) -> Site:
             binds=tuple(container.get("binds", ())),
         ),
         profile=profile,
+        warnings={when: tuple(leads) for when, leads in settings.get("warnings", {}).items()},
     )
 
 
