@@ -69,6 +69,7 @@ class SessionClock(Configurable):
 
     _job_started: float | None = None
     _wall_time_end: float | None = None
+    _controller_answered = False
 
     def start_app(self) -> None:
         super().start_app()
@@ -87,9 +88,9 @@ class SessionClock(Configurable):
     async def _ask_controller(self) -> None:
         end = await asyncio.get_running_loop().run_in_executor(
             None, wall_time.slurm_job_end, self.job_id)
-        if end is not None and end != self._wall_time_end:
-            self.log.info("The job ends at %s (controller).", iso(end))
-            self._wall_time_end = end
+        if end is not None and (end != self._wall_time_end or not self._controller_answered):
+            self.log.info("The job ends at %s (as the controller says).", iso(end))
+            self._wall_time_end, self._controller_answered = end, True
 
     def _start_record(self) -> dict:
         folder = getattr(self, "launch_folder", "")
