@@ -140,7 +140,8 @@ def minutes_left(status_text: str) -> int:
 
 @pytest.mark.browser
 def test_the_status_bar_shows_the_clock_and_stop_session_saves_and_ends(ann, browser, tmp_path):  # noqa: F811
-    url, password = launch(ann, "ann-clock")
+    # A notebook timeout just longer than its 120 s warning: the warning comes within seconds.
+    url, password = launch(ann, "ann-clock", "--notebook-timeout", "125")
     jupyter = JupyterSession(url, password)
     jupyter.api("PUT", "contents/notes.txt", json={"type": "file", "format": "text", "content": ""})
     truth = epoch(deadline(jupyter.http.get(url + SESSION_API, timeout=10).json(), "wall_time")["at"])
@@ -160,6 +161,10 @@ def test_the_status_bar_shows_the_clock_and_stop_session_saves_and_ends(ann, bro
     # h:mm is rounded down to the minute: within 60 s of the truth.
     assert abs(minutes_left(text) * 60 - (truth - time.time())) <= 60
     assert re.search(r"stops in \d+:\d\d unless a kernel starts", text)
+    warning = page.locator(".Toastify__toast", has_text="(notebook timeout)")
+    warning.wait_for(timeout=15_000)
+    page.screenshot(path=str(tmp_path / "warning.png"))
+    assert re.search(r"Session ann-clock stops at \d\d:\d\d unless a kernel starts", warning.inner_text())
 
     # Text typed but not saved, then File > Stop session: saved, the server gone, the session ended.
     page.goto(url + "/lab/tree/notes.txt")
