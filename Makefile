@@ -7,7 +7,8 @@
 PYTHON ?= $(shell for python in /usr/bin/python3 python3; do \
 	$$python -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $$python && break; done)
 VENV := .venv
-SOURCES := pyproject.toml $(shell find src workflow schemas config profiles envs -type f -not -path "*/__pycache__/*")
+SOURCES := pyproject.toml $(shell find src workflow schemas config profiles envs -type f -not -path "*/__pycache__/*") \
+	$(shell find labextension -type f -not -path "*/node_modules/*" -not -path "labextension/lib/*")
 
 .PHONY: demo test install system-packages clean
 
@@ -30,4 +31,4 @@ test: install system-packages
 	$(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .snakemake build dist
+	rm -rf $(VENV) .snakemake build dist labextension/node_modules labextension/lib

@@ -12,7 +12,13 @@ interleaved round by round. What the variants leave out, and whether a notebook 
   missed;
 * jupyter_server_terminals: the Terminal in JupyterLab's launcher: missed (kept);
 * the rfc3987_syntax grammar jsonschema compiles at import for the "iri" format (see
-  quick_imports.py): nothing uses it.
+  quick_imports.py): nothing uses it;
+* the session's clock: its API (server/session_api.py, one of Jupyter's extra_services) and our
+  JupyterLab extension (disabled through JupyterLab's page_config): missed (kept).
+
+Besides the start (exec to the login page), each variant is timed from login to its first /lab
+page, where JupyterLab reads the prebuilt extensions it serves, and, with the clock, for the
+answer of GET /startnotebook/api/session.
 """
 
 from __future__ import annotations
@@ -26,34 +32,48 @@ import subprocess
 import sys
 import tempfile
 import time
+import http.cookiejar
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from startnotebook.credentials import hash_password
+from startnotebook.jupyter_config import SESSION_API
 
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 ALL = {"jupyterlab": True, "jupyter_server_terminals": True, "jupyter_lsp": True, "notebook_shim": True}
+SESSION = {**ALL, "jupyter_lsp": False, "notebook_shim": False}
+#: name: (server extensions, without the iri grammar, with the session's clock)
 VARIANTS = {
-    "everything installed (stock)": (ALL, False),
-    "without jupyter_lsp": ({**ALL, "jupyter_lsp": False}, False),
-    "without notebook_shim": ({**ALL, "notebook_shim": False}, False),
-    "without terminals": ({**ALL, "jupyter_server_terminals": False}, False),
-    "without the iri grammar": (ALL, True),
-    "a session's server (startnotebook)": ({**ALL, "jupyter_lsp": False, "notebook_shim": False}, True),
+    "everything installed (stock)": (ALL, False, False),
+    "without jupyter_lsp": ({**ALL, "jupyter_lsp": False}, False, False),
+    "without notebook_shim": ({**ALL, "notebook_shim": False}, False, False),
+    "without terminals": ({**ALL, "jupyter_server_terminals": False}, False, False),
+    "without the iri grammar": (ALL, True, False),
+    "a session's server without its clock": (SESSION, True, False),
+    "a session's server (startnotebook)": (SESSION, True, True),
 }
+CLOCK_FACTS = {"session_name": "benchmark", "flavour": "small", "cpus": 1, "memory_mb": 8192,
+               "wall_time_minutes": 480, "warn_before_wall_time": [600, 120],
+               "warn_before_notebook_timeout": [120]}
 
 
-def start(home: Path, extensions: dict, quick: bool) -> float:
+def start(home: Path, extensions: dict, quick: bool, clock: bool) -> dict[str, float]:
     launch = home / "launch"
     launch.mkdir(parents=True)
     config = home / "config.json"
     config.write_text(json.dumps({
         "ServerApp": {"ip": "127.0.0.1", "port": 0, "open_browser": False, "allow_root": True,
-                      "root_dir": str(home), "jpserver_extensions": extensions},
+                      "root_dir": str(home), "jpserver_extensions": extensions,
+                      "extra_services": [SESSION_API] if clock else []},
         "IdentityProvider": {"token": ""},
         "PasswordIdentityProvider": {"hashed_password": hash_password("benchmark")},
-        "SessionServerApp": {"launch_folder": str(launch)},
+        "SessionServerApp": {"launch_folder": str(launch), **(CLOCK_FACTS if clock else {})},
     }))
+    if not clock:
+        labconfig = home / ".jupyter" / "labconfig"
+        labconfig.mkdir(parents=True)
+        (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": {"startnotebook": True}}))
     if quick:
         argv = [sys.executable, "-P", "-m", "startnotebook.server", str(config)]
     else:
@@ -72,28 +92,56 @@ def start(home: Path, extensions: dict, quick: bool) -> float:
         while True:
             try:
                 with DIRECT.open(f"http://127.0.0.1:{port}/login", timeout=2):
-                    return time.monotonic() - begun
+                    timings = {"start": time.monotonic() - begun}
+                    break
             except OSError:
                 time.sleep(0.02)
+        return {**timings, **logged_in_timings(f"http://127.0.0.1:{port}", clock)}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait()
+
+
+def logged_in_timings(url: str, clock: bool) -> dict[str, float]:
+    """Seconds to the first /lab page after login, and to the session API's answer."""
+    cookies = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                          urllib.request.HTTPCookieProcessor(cookies))
+    browser.open(f"{url}/login", timeout=10).read()
+    xsrf = next(cookie.value for cookie in cookies if cookie.name == "_xsrf")
+    browser.open(f"{url}/login", urllib.parse.urlencode({"password": "benchmark", "_xsrf": xsrf}).encode(),
+                 timeout=10).read()
+    timings = {}
+    for name, path in (("lab", "/lab"), ("api", "/startnotebook/api/session")):
+        if name == "api" and not clock:
+            continue
+        begun = time.monotonic()
+        browser.open(url + path, timeout=10).read()
+        timings[name] = time.monotonic() - begun
+    return timings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     rounds = parser.parse_args().rounds
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    times: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(rounds):
-            for name, (extensions, quick) in VARIANTS.items():
-                times[name].append(start(Path(tmp) / f"{index}-{len(times[name])}-{hash(name)}", extensions, quick))
-    stock = statistics.median(times["everything installed (stock)"])
-    print(f"{'variant':<38} {'median s':>9} {'vs stock':>9}")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"{name:<38} {median:>9.2f} {median - stock:>+9.2f}")
+            for name, (extensions, quick, clock) in VARIANTS.items():
+                home = Path(tmp) / f"{index}-{len(times[name])}-{hash(name)}"
+                times[name].append(start(home, extensions, quick, clock))
+
+    def median(name: str, what: str) -> float | None:
+        values = [timing[what] for timing in times[name] if what in timing]
+        return statistics.median(values) if values else None
+
+    stock = median("everything installed (stock)", "start")
+    print(f"{'variant':<38} {'median s':>9} {'vs stock':>9} {'/lab s':>7} {'API s':>7}")
+    for name in times:
+        start_s, lab, api = median(name, "start"), median(name, "lab"), median(name, "api")
+        print(f"{name:<38} {start_s:>9.2f} {start_s - stock:>+9.2f} {lab:>7.3f} "
+              f"{api if api is not None else float('nan'):>7.3f}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -130,6 +130,8 @@ class Site:
     #: The profile the settings came from (None: the shipped defaults alone).
     profile: Path | None = None
     notebook_fetch: NotebookFetch = NotebookFetch()
+    #: Lead times (seconds) of the session's clock's warnings: before_wall_time, before_notebook_timeout.
+    warnings: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def flavour(self, name: str) -> Flavour:
         try:
@@ -184,6 +186,7 @@ def load_site(profile: Path | None = None) -> Site:
         ),
         profile=profile,
         notebook_fetch=NotebookFetch(**settings.get("notebook_fetch", {})),
+        warnings={when: tuple(leads) for when, leads in settings.get("warnings", {}).items()},
     )
 
 

@@ -15,6 +15,7 @@ classic-notebook extensions, of which there are none). Measured in benchmarks/se
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 
 from .config import SessionSettings
 from .records import LaunchRecord, write_private
@@ -24,10 +25,13 @@ from .server import check_interval
 IDENTITY_HEADER = "X-Startnotebook-Launch"
 EXTENSIONS = {"jupyterlab": True, "jupyter_server_terminals": True,
               "jupyter_lsp": False, "notebook_shim": False}
+#: The session's own API (its handlers; the JupyterLab extension asks it).
+SESSION_API = "startnotebook.server.session_api"
 
 
 def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, password_hash: str,
-                     bind_ip: str, host: str, tls_files: tuple[str, str] | None) -> dict:
+                     bind_ip: str, host: str, tls_files: tuple[str, str] | None,
+                     backend: str = "local", warnings: Mapping[str, Sequence[int]] = {}) -> dict:
     server = {
         "ip": bind_ip,
         "port": 0,
@@ -40,6 +44,7 @@ def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, pa
         "allow_remote_access": True,
         "jpserver_extensions": EXTENSIONS,
         "tornado_settings": {"headers": {IDENTITY_HEADER: record.id}},
+        "extra_services": [SESSION_API],
     }
     if tls_files is not None:
         server["certfile"], server["keyfile"] = tls_files
@@ -62,10 +67,26 @@ def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, pa
             "launch_id": record.id,
             "advertised_host": host,
             "notebook_timeout": settings.notebook_timeout,
+            **session_facts(settings, backend, warnings),
         },
         # A compute node has no way out: JupyterLab must not try (news, updates, npm).
         "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
                    "extension_manager": "readonly"},
+    }
+
+
+def session_facts(settings: SessionSettings, backend: str,
+                  warnings: Mapping[str, Sequence[int]]) -> dict:
+    """What the session API tells (server/session_api.py's SessionClock)."""
+    return {
+        "session_name": settings.name,
+        "backend": backend,
+        "flavour": settings.flavour.name,
+        "cpus": settings.flavour.cpus_per_task,
+        "memory_mb": settings.flavour.mem_mb,
+        "wall_time_minutes": settings.flavour.runtime,
+        "warn_before_wall_time": list(warnings.get("before_wall_time", ())),
+        "warn_before_notebook_timeout": list(warnings.get("before_notebook_timeout", ())),
     }
 
 

@@ -145,6 +145,7 @@ def make_jupyter_config(plan: LaunchPlan) -> str:
     config = jupyter_config.jupyter_settings(
         plan.settings, plan.session.folder, plan.record, credentials.hash_password(password),
         bind_ip=plan.backend.bind_ip, host=plan.backend.advertised_host, tls_files=files,
+        backend=plan.backend.name, warnings=plan.site.warnings,
     )
     jupyter_config.write_jupyter_config(plan.record, config)
     return f"written{' with TLS (' + files[0] + ')' if files else ''}"

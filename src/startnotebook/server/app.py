@@ -38,6 +38,7 @@ from traitlets.config.loader import JSONFileConfigLoader
 
 from ..records import LaunchRecord, write_json
 from . import NODE_ADDRESS_VARIABLE, check_interval, sha256_fingerprint
+from .session_api import SessionClock
 
 ACTIVITY_EVERY = 60
 
@@ -50,7 +51,8 @@ def certificate_fingerprint(certfile: str) -> str:
     return sha256_fingerprint(ssl.PEM_cert_to_DER_cert(pem[start:end]))
 
 
-class SessionServerApp(ServerApp):
+# SessionClock: the session's facts and its wall time's end, for the session API (session_api.py).
+class SessionServerApp(SessionClock, ServerApp):
     # The inherited name "jupyter-server" keeps the user's jupyter_server_config.* in effect.
     description = "Jupyter Server for one startnotebook session"
 

@@ -1,0 +1,199 @@
+"""The session's own API, for the JupyterLab extension (labextension/) and for anyone logged in.
+
+    GET  /startnotebook/api/session   the session: name, launch, job, node, flavour, timeouts,
+                                      each end ahead as an absolute time and what happens then,
+                                      idle state (schemas/session-api.schema.json)
+    POST /startnotebook/api/stop      the server stops as `startnotebook stop` stops it
+
+Both need a login, like every Jupyter API (``@web.authenticated``, ``@authorized``); nothing
+secret is in the answer. Jupyter Server loads the handlers from this module's
+``default_handlers`` (its ``extra_services``, set in the session's config: jupyter_config.py).
+
+``SessionClock`` is a part of the session's server (server/app.py): the traits the launch sets
+(the session's name, backend, flavour, lead times of the warnings) and the wall time's end.
+The end is the flavour's runtime from the job's start, and on SLURM the job's real end, asked
+of the controller once when the server starts and again every ``WALL_TIME_RECHECK`` seconds
+(one ``scontrol`` each, in a worker thread: a slow controller never holds the event loop).
+
+Runs inside the job: Jupyter, the standard library and dependency-free modules of this package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+from tornado.ioloop import IOLoop, PeriodicCallback
+from traitlets import Integer, List, Unicode
+from traitlets.config import Configurable
+
+from ..records import LaunchRecord
+from . import wall_time
+
+#: How often the server asks the controller again where the job's end is (an admin may move it).
+WALL_TIME_RECHECK = 600
+#: The name under which Jupyter's authorizer sees this API.
+AUTH_RESOURCE = "startnotebook"
+THEN = {
+    "wall_time": "the session ends",
+    "notebook_timeout": "the server stops unless a kernel starts",
+    "kernel_idle": "the kernel is shut down unless it is used",
+}
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+
+
+class SessionClock(Configurable):
+    """What the session's server knows of its session, and when its wall time ends."""
+
+    session_name = Unicode("", config=True, help="The session's name.")
+    backend = Unicode("local", config=True, help="The backend the job runs on: local or slurm.")
+    flavour = Unicode("", config=True, help="The session's flavour.")
+    cpus = Integer(0, config=True, help="The flavour's cores.")
+    memory_mb = Integer(0, config=True, help="The flavour's memory in MB.")
+    wall_time_minutes = Integer(0, config=True, help="The flavour's wall-time limit (0: none).")
+    warn_before_wall_time = List(
+        Integer(), config=True, help="Seconds before the wall time's end at which users are warned.")
+    warn_before_notebook_timeout = List(
+        Integer(), config=True, help="Seconds before the notebook timeout at which users are warned.")
+
+    _job_started: float | None = None
+    _wall_time_end: float | None = None
+    _controller_answered = False
+
+    def start_app(self) -> None:
+        super().start_app()
+        self.start_clock()
+
+    def start_clock(self) -> None:
+        """Know when the wall time ends: the flavour's runtime now, the controller's word soon."""
+        started = self._start_record().get("started")
+        self._job_started = started if isinstance(started, (int, float)) else time.time()
+        if self.wall_time_minutes > 0:
+            self._wall_time_end = wall_time.runtime_end(self._job_started, self.wall_time_minutes)
+        if self.backend == "slurm" and self.job_id.isdigit():
+            IOLoop.current().add_callback(self._ask_controller)
+            PeriodicCallback(self._ask_controller, WALL_TIME_RECHECK * 1000).start()
+
+    async def _ask_controller(self) -> None:
+        end = await asyncio.get_running_loop().run_in_executor(
+            None, wall_time.slurm_job_end, self.job_id)
+        if end is not None and (end != self._wall_time_end or not self._controller_answered):
+            self.log.info("The job ends at %s (as the controller says).", iso(end))
+            self._wall_time_end, self._controller_answered = end, True
+
+    def _start_record(self) -> dict:
+        folder = getattr(self, "launch_folder", "")
+        return (LaunchRecord(Path(folder)).start() or {}) if folder else {}
+
+    @property
+    def job_id(self) -> str:
+        return os.environ.get("SLURM_JOB_ID") or str(self._start_record().get("job_id", ""))
+
+    # --- the answer of GET /startnotebook/api/session -----------------------------------------
+    def describe(self) -> dict:
+        now = time.time()
+        kernels, terminals = len(self.kernel_manager.list_kernel_ids()), self._open_terminals()
+        return {
+            "name": self.session_name,
+            "launch": self.launch_id,
+            "backend": self.backend,
+            "job_id": self.job_id,
+            "node": socket.gethostname(),
+            "flavour": {"name": self.flavour, "cpus": self.cpus, "memory_mb": self.memory_mb,
+                        "wall_time_minutes": self.wall_time_minutes},
+            "timeouts": {"kernel": int(self.kernel_manager.cull_idle_timeout),
+                         "notebook": self.notebook_timeout},
+            "now": iso(now),
+            "deadlines": self._deadlines(kernels, terminals),
+            "idle": {"kernels": kernels, "terminals": terminals,
+                     "idle_since": iso(self._idle_since(kernels, now))},
+        }
+
+    def _deadlines(self, kernels: int, terminals: int) -> list[dict]:
+        deadlines = []
+        if self._wall_time_end is not None:
+            whole = self._wall_time_end - (self._job_started or time.time())
+            deadlines.append(deadline("wall_time", self._wall_time_end,
+                                      self.warn_before_wall_time, whole))
+        empty_end = self._notebook_timeout_end()
+        if empty_end is not None and not kernels and not terminals:
+            deadlines.append(deadline("notebook_timeout", empty_end,
+                                      self.warn_before_notebook_timeout, self.notebook_timeout))
+        deadlines.extend(self._kernel_culls())
+        return deadlines
+
+    def _notebook_timeout_end(self) -> float | None:
+        """When the server stops if no kernel starts (the watch in server/app.py decides it)."""
+        empty_since = getattr(self, "_empty_since", None)
+        if self.notebook_timeout <= 0 or empty_since is None:
+            return None
+        return time.time() - (time.monotonic() - empty_since) + self.notebook_timeout
+
+    def _kernel_culls(self) -> list[dict]:
+        """Each idle kernel's cull, as Jupyter's culler does it (a busy kernel is never culled)."""
+        timeout = self.kernel_manager.cull_idle_timeout
+        if timeout <= 0:
+            return []
+        culls = []
+        for kernel_id in self.kernel_manager.list_kernel_ids():
+            kernel = self.kernel_manager.get_kernel(kernel_id)
+            last = getattr(kernel, "last_activity", None)
+            if last is None or getattr(kernel, "execution_state", "") == "busy":
+                continue
+            culls.append({**deadline("kernel_idle", last.timestamp() + timeout, [], timeout),
+                          "kernel": kernel_id})
+        return culls
+
+    def _idle_since(self, kernels: int, now: float) -> float:
+        if kernels:
+            return self._last_kernel_activity() or now
+        empty_since = getattr(self, "_empty_since", None)
+        return now - (time.monotonic() - empty_since) if empty_since is not None else now
+
+
+def deadline(kind: str, at: float, lead_times: list[int], whole: float) -> dict:
+    """An end ahead; a warning whose lead time is not shorter than the whole span is skipped."""
+    return {"kind": kind, "at": iso(at), "then": THEN[kind],
+            "warn_before": sorted((lead for lead in lead_times if lead < whole), reverse=True)}
+
+
+class SessionHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(self.serverapp.describe()))
+
+
+class StopHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        app = self.serverapp
+        self.log.info("Stopping on the user's request (Stop session).")
+        app.end_reason = "stopped from JupyterLab (Stop session)"
+        self.set_status(202)
+        self.finish(json.dumps({"stopping": True}))
+        # After the answer has gone out: the same stop as the notebook timeout's.
+        app.io_loop.add_callback(app.stop)
+
+
+default_handlers = [
+    (r"/startnotebook/api/session", SessionHandler),
+    (r"/startnotebook/api/stop", StopHandler),
+]

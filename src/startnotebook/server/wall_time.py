@@ -1,0 +1,54 @@
+"""When the job's wall time ends, as the job itself can find out.
+
+* SLURM: the job's real end, ``EndTime`` of ``scontrol show job $SLURM_JOB_ID`` (SLURM 22.05
+  has no ``SLURM_JOB_END_TIME``; it came in 23.02). An admin may move it (``scontrol update
+  TimeLimit=``), so the server asks again now and then (see session_api.WALL_TIME_RECHECK).
+* The local backend: the flavour's ``runtime`` from the job's start (start.json), or from the
+  server's start when that record cannot be read.
+
+Runs inside the job (maybe inside a container without SLURM's commands): standard library only.
+A lookup that fails yields None, and the caller keeps the flavour's runtime as the end.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import datetime
+
+#: scontrol asks the controller once; a controller that does not answer within this many seconds
+#: leaves the end as it was.
+SCONTROL_TIMEOUT = 20
+_END_TIME = re.compile(r"(?:^|\s)EndTime=(\S+)")
+
+
+def parse_end_time(scontrol_output: str) -> float | None:
+    """The epoch seconds of ``EndTime=`` in ``scontrol show job`` output, None if it has none.
+
+    SLURM prints local time without a zone (``2026-12-02T07:42:00``); ``Unknown`` or ``None``
+    for a job without an end.
+    """
+    match = _END_TIME.search(scontrol_output)
+    if match is None:
+        return None
+    try:
+        return datetime.fromisoformat(match.group(1)).astimezone().timestamp()
+    except ValueError:
+        return None
+
+
+def slurm_job_end(job_id: str) -> float | None:
+    """The end of SLURM job ``job_id`` as the controller knows it now (one RPC)."""
+    if not job_id.isdigit():
+        return None
+    try:
+        answer = subprocess.run(["scontrol", "--oneliner", "show", "job", job_id],
+                                capture_output=True, text=True, timeout=SCONTROL_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_end_time(answer.stdout) if answer.returncode == 0 else None
+
+
+def runtime_end(started: float, runtime_minutes: int) -> float:
+    """The end of a wall time of ``runtime_minutes`` counted from ``started``."""
+    return started + runtime_minutes * 60
