@@ -20,8 +20,6 @@ from .config import SessionSettings
 from .records import LaunchRecord, write_private
 from .server import check_interval
 
-#: Every response names the launch, so that a client can tell this server from another.
-IDENTITY_HEADER = "X-Startnotebook-Launch"
 EXTENSIONS = {"jupyterlab": True, "jupyter_server_terminals": True,
               "jupyter_lsp": False, "notebook_shim": False}
 
@@ -39,7 +37,6 @@ def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, pa
         "allow_root": True,
         "allow_remote_access": True,
         "jpserver_extensions": EXTENSIONS,
-        "tornado_settings": {"headers": {IDENTITY_HEADER: record.id}},
     }
     if tls_files is not None:
         server["certfile"], server["keyfile"] = tls_files
