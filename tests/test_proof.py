@@ -15,13 +15,14 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import User, job_of, latest_launch, wait_until
+from conftest import User, cluster_user, job_of, latest_launch, wait_until
 from jupyter_session import JupyterSession, parse_banner
 from test_hardening import login_attempt
 
@@ -30,7 +31,7 @@ from test_hardening import login_attempt
 IMPOSTOR = r'''
 import http.server, json, sys
 
-port, log, launch = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+host, port, log, launch = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 
 
 class Impostor(http.server.BaseHTTPRequestHandler):
@@ -65,7 +66,7 @@ class Impostor(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Impostor).serve_forever()
+http.server.ThreadingHTTPServer((host, port), Impostor).serve_forever()
 '''
 
 
@@ -79,32 +80,38 @@ def alice_and_bob():
         bob.account.remove()
 
 
-def answers(port: int) -> bool:
+def answers(host: str, port: int) -> bool:
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        socket.create_connection((host, port), timeout=1).close()
         return True
     except OSError:
         return False
 
 
-def impostor_on_dead_port(alice: User, bob: User, name: str) -> dict:
-    """alice's session ``name`` runs; its job dies; bob serves on its port. What bob needs to
-    judge what alice's commands sent him, and what alice had."""
-    launched = alice.startnotebook("--name", name, "--notebook-timeout", "300")
+def impostor_on_dead_port(alice: User, bob: User, name: str, *options: str, cluster: bool = False) -> dict:
+    """alice's session ``name`` runs; its job dies; bob serves on its port (on its node, on the
+    test cluster). What alice had, and where bob writes down what he got."""
+    launched = alice.startnotebook(*options, "--name", name, "--notebook-timeout", "300")
     assert launched.returncode == 0, launched.stderr
     url, password = parse_banner(launched.stdout)
     record = latest_launch(alice.home / name)
     handover = json.loads((record / "handover.json").read_text())
-    port = handover["port"]
+    host, port = handover["host"], handover["port"]
     # As a node crash would: every process of the job at once, nothing recorded.
-    os.killpg(int(job_of(alice.home / name)["id"]), signal.SIGKILL)
-    assert wait_until(lambda: not Path(f"/proc/{handover['pid']}").exists(), 10, 0.05)
+    if cluster:
+        alice.account.kill_processes()
+    else:
+        os.killpg(int(job_of(alice.home / name)["id"]), signal.SIGKILL)
+    assert wait_until(lambda: not answers(host, port), 10, 0.05)
     script, log = bob.home / "impostor.py", bob.home / "requests.jsonl"
     script.write_text(IMPOSTOR)
     bob.owns(script)
-    server = bob.account.popen("/usr/bin/python3", str(script), str(port), str(log), record.name,
-                               stdout=open(os.devnull, "w"), stderr=open(bob.home / "impostor.err", "w"))
-    assert wait_until(lambda: answers(port), 10, 0.05), (bob.home / "impostor.err").read_text()
+    command = bob.account.as_user("/usr/bin/python3", str(script), host, str(port), str(log), record.name)
+    if cluster:  # bob's process runs on alice's node (in its network namespace)
+        command = ["nsenter", f"--net=/run/netns/sn-{handover['node']}", *command]
+    server = subprocess.Popen(command, env=bob.env, stdout=subprocess.DEVNULL,
+                              stderr=open(bob.home / "impostor.err", "w"))
+    assert wait_until(lambda: answers(host, port), 10, 0.05), (bob.home / "impostor.err").read_text()
     return {"url": url, "password": password, "port": port, "log": log, "server": server}
 
 
@@ -170,6 +177,27 @@ def test_a_relaunch_tells_the_impostor_and_does_not_log_in_to_it(alice_and_bob):
         assert seen["server"].poll() is None
     finally:
         seen["server"].kill()
+
+
+@pytest.mark.slurm
+def test_on_the_cluster_an_impostor_on_a_dead_nodes_port_gets_nothing(slurm):
+    with cluster_user(slurm, "pf-alice") as alice:
+        bob = User.ordinary("pf-bob")
+        try:
+            seen = impostor_on_dead_port(alice, bob, "survey", "--profile", "slurm", cluster=True)
+            try:
+                listed = json.loads(alice.startnotebook("list", "--all", "--json").stdout)
+                assert f"something else answers on port {seen['port']}" in listed[0]["reason"], listed
+                assert not listed[0]["url"]
+                again = alice.startnotebook("--profile", "slurm", "--name", "survey", "--notebook-timeout", "60")
+                assert again.returncode == 0, again.stderr
+                new_url, new_password = parse_banner(again.stdout)
+                JupyterSession(new_url, new_password)
+                assert_bob_got_nothing_of_alices(seen, seen["password"], new_password)
+            finally:
+                seen["server"].kill()
+        finally:
+            bob.account.remove()
 
 
 def test_the_server_proves_itself_and_names_nobody_without_login(alice_and_bob):
