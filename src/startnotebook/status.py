@@ -135,14 +135,14 @@ def _from_records(session: Session, record: LaunchRecord | None) -> SessionStatu
 
 
 def answering_server(record: LaunchRecord) -> Server | None:
-    """The server the record's handover names, if it answers as this launch's; else None.
+    """The server the record's handover names, if it answers and proves it is this launch's.
 
     The one place the damaged-record paths ask a server whether it lives (status and launching).
     """
     handover = record.handover()
     if handover is None:
         return None
-    server = Server.from_handover(handover)
+    server = Server.from_handover(handover, record)
     return server if server.answers() else None
 
 
