@@ -2,7 +2,7 @@
 
 SLURM requeues a job whose node fails unless told not to: the launch submits with --no-requeue,
 and a job SLURM starts again anyway (scontrol requeue) ends at once (see job.py). A session is
-"already running" only while its job runs and its URL answers with its own launch id; otherwise
+"already running" only while its job runs and its server proves it is the launch's; otherwise
 the record is stale and the session is launched afresh, its old job cancelled and a server left
 running outside any allocation shut down through its own API.
 """

@@ -22,9 +22,11 @@ from conftest import BIN, User, cluster_user, job_of, latest_launch, wait_until
 def answers_as_the_session(folder: Path, url: str) -> bool:
     """Does the server of the session's latest launch answer at ``url``, with its proof?"""
     from startnotebook.client import Server
+    from startnotebook.records import LaunchRecord
 
-    handover = json.loads((latest_launch(folder) / "handover.json").read_text())
-    server = Server.from_handover(handover)
+    record = LaunchRecord(latest_launch(folder))
+    handover = json.loads(record.handover_file.read_text())
+    server = Server.from_handover(handover, record)
     return server.url == url and server.answers()
 
 

@@ -1,21 +1,35 @@
 """Talking to a session's server from our side: is it there, is it this launch's, stop it.
 
+A server is this launch's only once it has *proven* it: we send a fresh random nonce to
+``/startnotebook/api/proof`` and it must answer HMAC-SHA256(key, nonce || launch id) with the
+launch's proof key, which is in the launch's 0600 record and never on the wire (server/app.py).
+Anything else that answers on the record's port (another user's process on a dead session's
+port) is an :class:`Impostor`: it is never reported as the session, never sent the password,
+never shut down. The password is sent only on the connection on which the proof was just passed
+(keep-alive, never reopened), so the server cannot change between the proof and the login.
+
 Whatever the server speaks (http, or https with the session's, the site's or the user's own
-certificate), we speak too: an https server is trusted by the certificate fingerprint it
-wrote into its handover (a file in the user's private session folder), not by a CA. Connections
-go straight to the node: a login node's http_proxy is for the outside world.
+certificate), we speak too: an https server is also trusted by the certificate fingerprint it
+wrote into its handover (a file in the user's private session folder), not by a CA; a second,
+independent proof. Connections go straight to the node: a login node's http_proxy is for the
+outside world.
 """
 
 from __future__ import annotations
 
+import hmac
 import http.client
+import json
+import secrets
 import ssl
 import urllib.parse
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
+from typing import Iterator
 
-from .jupyter_config import IDENTITY_HEADER
-from .server import sha256_fingerprint
+from .records import LaunchRecord
+from .server import NONCE_BYTES, PROOF_PATH, proof_of, sha256_fingerprint
 
 TIMEOUT = 5
 
@@ -24,31 +38,56 @@ class Unreachable(Exception):
     """The server does not answer, or is not who the record says it is."""
 
 
+class Impostor(Unreachable):
+    """Something answers where the session's server should, and it is not the session's."""
+
+
 @dataclass(frozen=True)
 class Server:
-    """A session's server, as its handover describes it."""
+    """A session's server, as its handover describes it, and what it must prove."""
 
     scheme: str
     host: str
     port: int
     base_url: str = "/"
     fingerprint: str | None = None  # SHA-256 of its certificate, "AB:CD:..."
-    launch: str | None = None  # the launch id it must answer with
+    launch: str = ""  # the launch id its proof names
+    proof_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def from_handover(cls, handover: dict) -> "Server":
+    def from_handover(cls, handover: dict, record: LaunchRecord) -> "Server":
+        """The server ``record``'s handover describes; it must prove it is ``record``'s."""
         return cls(handover.get("scheme", "http"), handover["host"], int(handover["port"]),
                    handover.get("base_url", "/"), handover.get("certificate_sha256"),
-                   handover.get("launch"))
+                   record.id, record.proof_key())
 
     @property
     def url(self) -> str:
         """The URL as the user types it: SCHEME://HOST:PORT (plus the base path, if any)."""
         return f"{self.scheme}://{self.host}:{self.port}{self.base_url.rstrip('/')}"
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self.scheme == "http":
-            return http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
+    def impostor(self, why: str = "") -> Impostor:
+        return Impostor(f"something else answers on port {self.port}{why}")
+
+    # --- one connection ---------------------------------------------------------------------------
+    def _connect(self) -> http.client.HTTPConnection:
+        try:
+            if self.scheme == "http":
+                connection = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT)
+                connection.connect()
+            else:
+                connection = self._connect_tls()
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as error:
+            raise Unreachable(f"{self.url} does not answer: {error}") from error
+        except ssl.SSLError as error:
+            raise self.impostor(" (it does not speak the session's TLS)") from error
+        except OSError as error:
+            raise Unreachable(f"{self.url} does not answer: {error}") from error
+        # Never reconnect behind our back: the proof holds for this connection only.
+        connection.auto_open = 0
+        return connection
+
+    def _connect_tls(self) -> http.client.HTTPSConnection:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # trust comes from the pinned fingerprint, below
@@ -57,33 +96,78 @@ class Server:
         presented = connection.sock.getpeercert(binary_form=True)
         if self.fingerprint is None or sha256_fingerprint(presented) != self.fingerprint:
             connection.close()
-            raise Unreachable(f"{self.url} presents a certificate other than the session's")
+            raise self.impostor(" (its certificate is not the session's)")
         return connection
+
+    @contextmanager
+    def proven(self) -> Iterator["Exchange"]:
+        """One connection to this server, on which it has just proven it is the launch's."""
+        connection = self._connect()
+        try:
+            exchange = Exchange(self, connection)
+            exchange.prove()
+            yield exchange
+        finally:
+            connection.close()
+
+    # --- what the commands ask ----------------------------------------------------------------------
+    def check(self) -> Unreachable | None:
+        """None if this launch's server answers and proves it; otherwise what is wrong (an
+        :class:`Impostor` if something else answers)."""
+        try:
+            with self.proven():
+                return None
+        except Unreachable as problem:
+            return problem
+
+    def answers(self) -> bool:
+        """Does this launch's server answer, and prove it is this launch's?"""
+        return self.check() is None
+
+    def login(self, password: str) -> dict:
+        """Log in (after the proof) as a browser does; the headers that authenticate later requests."""
+        with self.proven() as exchange:
+            return exchange.login(password)
+
+    def shutdown(self, password: str) -> None:
+        """Ask the server to shut its kernels down and exit (Jupyter's /api/shutdown), after its
+        proof, on the same connection."""
+        with self.proven() as exchange:
+            headers = exchange.login(password)
+            status, _, body = exchange.request("POST", "/api/shutdown", b"", headers)
+            if status not in (200, 204):
+                raise Unreachable(f"{self.url} refused to shut down ({status}): {body[:200]!r}")
+
+
+class Exchange:
+    """Requests on one open connection to a server."""
+
+    def __init__(self, server: Server, connection: http.client.HTTPConnection):
+        self.server, self.connection = server, connection
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
         try:
-            connection = self._connection()
-            try:
-                connection.request(method, self.base_url.rstrip("/") + path, body=body,
-                                   headers=headers or {})
-                response = connection.getresponse()
-                return response.status, response.msg, response.read()
-            finally:
-                connection.close()
+            self.connection.request(method, self.server.base_url.rstrip("/") + path, body=body,
+                                    headers=headers or {})
+            response = self.connection.getresponse()
+            return response.status, response.msg, response.read()
+        except (ConnectionError, TimeoutError, http.client.NotConnected, http.client.RemoteDisconnected) as error:
+            raise Unreachable(f"{self.server.url} does not answer: {error}") from error
         except (OSError, http.client.HTTPException) as error:
-            raise Unreachable(f"{self.url} does not answer: {error}") from error
+            raise self.server.impostor(f" (it does not speak HTTP: {error})") from error
 
-    def answers(self) -> bool:
-        """Does this launch's server serve its login page? (Any other page needs the password.)"""
-        try:
-            status, headers, _ = self.request("GET", "/login")
-        except Unreachable:
-            return False
-        return status == 200 and (self.launch is None or headers.get(IDENTITY_HEADER) == self.launch)
+    def prove(self) -> None:
+        """Impostor unless the server answers a fresh nonce with the launch's proof."""
+        key = self.server.proof_key
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        status, _, body = self.request("GET", f"{PROOF_PATH}?nonce={nonce.hex()}")
+        if key is None:
+            raise self.server.impostor(" (and the launch's record has no proof key to tell)")
+        if status != 200 or not hmac.compare_digest(_proof_in(body), proof_of(key, nonce, self.server.launch)):
+            raise self.server.impostor()
 
     def login(self, password: str) -> dict:
-        """Log in as a browser does; the headers that authenticate later requests."""
         status, headers, _ = self.request("GET", "/login")
         cookies = _cookies(headers)
         xsrf = cookies.get("_xsrf", "")
@@ -91,16 +175,19 @@ class Server:
         status, headers, _ = self.request("POST", "/login", form, {
             "Content-Type": "application/x-www-form-urlencoded", "Cookie": _cookie_header(cookies)})
         if status != 302:
-            raise Unreachable(f"{self.url} refused the password on record")
+            raise Unreachable(f"{self.server.url} refused the password on record")
         cookies.update(_cookies(headers))
         return {"Cookie": _cookie_header(cookies), "X-XSRFToken": xsrf}
 
-    def shutdown(self, password: str) -> None:
-        """Ask the server to shut its kernels down and exit (Jupyter's /api/shutdown)."""
-        headers = self.login(password)
-        status, _, body = self.request("POST", "/api/shutdown", b"", headers)
-        if status not in (200, 204):
-            raise Unreachable(f"{self.url} refused to shut down ({status}): {body[:200]!r}")
+
+def _proof_in(body: bytes) -> str:
+    """The proof in a server's answer; "" if the answer is not one."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return ""
+    proof = answer.get("proof") if isinstance(answer, dict) else None
+    return proof if isinstance(proof, str) and proof.isascii() else ""
 
 
 def _cookies(headers: http.client.HTTPMessage) -> dict:

@@ -32,7 +32,7 @@ def tunnel(site: Site, server: Server) -> dict:
 
 def connection_record(plan, handover: dict, password: str) -> dict:
     """The connection JSON of a launch (``plan``: launching.LaunchPlan) whose server answers."""
-    server = Server.from_handover(handover)
+    server = Server.from_handover(handover, plan.record)
     settings, flavour = plan.settings, plan.settings.flavour
     return {
         "name": settings.name,

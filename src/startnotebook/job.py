@@ -152,7 +152,7 @@ ended() {{  # state reason: record how the session ended, unless the server did;
         (umask 077 && printf '{{"state": "%s", "reason": "%s", "ended": %s}}\\n' "$1" "$2" "$(date +%s.%N)" \\
             > {shlex.quote(str(tmp))} && mv -f {shlex.quote(str(tmp))} {shlex.quote(str(end))})
     fi
-    rm -f "$launch/password" "$launch/connection.json"
+    rm -f "$launch/password" "$launch/proof_key" "$launch/connection.json"
 }}
 
 # One session, one server: SLURM starts a job again after a node failure or `scontrol requeue`;

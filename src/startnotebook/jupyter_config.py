@@ -21,8 +21,6 @@ from .config import SessionSettings
 from .records import LaunchRecord, write_private
 from .server import check_interval
 
-#: Every response names the launch, so that a client can tell this server from another.
-IDENTITY_HEADER = "X-Startnotebook-Launch"
 EXTENSIONS = {"jupyterlab": True, "jupyter_server_terminals": True,
               "jupyter_lsp": False, "notebook_shim": False}
 #: The session's own API (its handlers; the JupyterLab extension asks it).
@@ -43,7 +41,6 @@ def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, pa
         "allow_root": True,
         "allow_remote_access": True,
         "jpserver_extensions": EXTENSIONS,
-        "tornado_settings": {"headers": {IDENTITY_HEADER: record.id}},
         "extra_services": [SESSION_API],
     }
     if tls_files is not None:

@@ -7,7 +7,8 @@ folder, its resolved settings and the launch's record to every rule of the workf
 
 Whether a session runs is decided here and only here (:func:`assess`): from its launch records
 first, asking the backend only about a record whose job may still live (one question), and
-calling a launch "running" only if its server answers with its own launch id.
+calling a launch "running" only if its server answers and proves it is that launch's (client.py);
+something else on its port is reported as such, never shut down and never sent the password.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 from . import image
 from .backends import Backend, JobStatus, get_backend
-from .client import Server, Unreachable
+from .client import Impostor, Server, Unreachable
 from .config import SessionSettings, Site
 from .errors import ControllerUnreachable, SessionRunning, StartNotebookError
 from .heartbeat import Heartbeat, renewed_elsewhere
@@ -69,7 +70,7 @@ def assess(session: Session, backend: Backend) -> Assessment:
         # system may be node-local). On this node the lock, held now by us, says it died.
         raise StartNotebookError(f"a launch of {name} is in progress on {elsewhere}; wait for it there")
     job, handover = latest.job(), latest.handover()
-    server = Server.from_handover(handover) if handover else None
+    server = Server.from_handover(handover, latest) if handover else None
     if job is None:
         job_damage = latest.damage_of(latest.job_file)
         if job_damage is not None:
@@ -85,10 +86,13 @@ def assess(session: Session, backend: Backend) -> Assessment:
             f"cannot tell whether {name}'s job {job['id']} still runs: {status.reason}")
     connection = latest.connection()
     if status.alive:
-        if connection is not None and server is not None and server.answers():
+        problem = server.check() if connection is not None and server is not None else None
+        if connection is not None and server is not None and problem is None:
             return Assessment(running=latest, connection=connection)
         if connection is None:
             why = f"its record is damaged ({damage[0]})" if damage else "the launch was interrupted"
+        elif isinstance(problem, Impostor):
+            why = str(problem)
         else:
             why = f"its server no longer answers at {connection['url']}"
         return Assessment(stale=latest, stale_job=job,
@@ -99,11 +103,16 @@ def assess(session: Session, backend: Backend) -> Assessment:
         return Assessment(stale=latest, stale_job=job,
                           notice=f"the last launch of {name} can never start ({status}); its job "
                                  f"{job['id']} is cancelled and the session launched afresh")
-    if server is not None and server.answers():
+    problem = server.check() if server is not None else None
+    if server is not None and problem is None:
         # The job ended (a node lost to SLURM) but its server lives on, outside any allocation.
         return Assessment(stale=latest, stale_server=server,
                           notice=f"the last server of {name} still answers at {server.url} although "
                                  f"its job {job['id']} ended ({status}); it is shut down")
+    if isinstance(problem, Impostor):
+        # Its port was taken by someone else's process: not ours to shut down, nor to log in to.
+        return Assessment(stale=latest, notice=f"the last launch of {name} ended (job {job['id']}: "
+                                               f"{status}) and {problem}; launching afresh")
     if damage:
         return Assessment(stale=latest, notice=f"the record of {name}'s last launch is damaged "
                                                f"({damage[0]}); launching afresh")

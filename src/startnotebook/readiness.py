@@ -59,7 +59,7 @@ def wait_for_server(record: LaunchRecord, job: dict, backend: Backend, timeout: 
         if INTERRUPTED.is_set():
             raise LaunchInterrupted("interrupted while waiting for the notebook URL; the job was cancelled")
         handover = record.handover()
-        if handover is not None and Server.from_handover(handover).answers():
+        if handover is not None and Server.from_handover(handover, record).answers():
             return handover
         end = record.end()
         if end is not None:

@@ -2,6 +2,7 @@
 
     launch.json       what was launched: settings, backend, profile, when (written first)
     password          the launch's password (0600; removed when the session ends)
+    proof_key         the key its server proves itself with (0600; removed when the session ends)
     jupyter_config.json   the server's settings: password hash, timeouts, where to hand over
     job.json          the backend's job: SLURM job id, or the local process
     start.json        written by the job as it starts: when, on which node
@@ -164,6 +165,11 @@ class LaunchRecord:
         return self.folder / "password"
 
     @property
+    def proof_key_file(self) -> Path:
+        """The key with which the launch's server proves it is this launch's (client.py)."""
+        return self.folder / "proof_key"
+
+    @property
     def jupyter_config_file(self) -> Path:
         return self.folder / "jupyter_config.json"
 
@@ -262,6 +268,14 @@ class LaunchRecord:
         except OSError:
             return None
 
+    def proof_key(self) -> bytes | None:
+        """The launch's proof key; None if there is none or it is not what credentials.py writes."""
+        try:
+            key = bytes.fromhex(self.proof_key_file.read_text().strip())
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        return key if len(key) >= 16 else None
+
     # --- ending --------------------------------------------------------------------------------
     def close(self, state: str, reason: str, ended: float | None = None) -> dict:
         """Record how the session ended (if nobody did yet) and remove its secrets."""
@@ -276,7 +290,7 @@ class LaunchRecord:
         return end
 
     def forget_secrets(self) -> None:
-        for path in (self.password_file, self.connection_file):
+        for path in (self.password_file, self.proof_key_file, self.connection_file):
             try:
                 path.unlink()
             except OSError:

@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .backends import Backend, JobStatus, get_backend
-from .client import Server
+from .client import Impostor, Server
 from .errors import StartNotebookError
 from .heartbeat import launch_waits
 from .records import LaunchRecord
@@ -137,14 +137,14 @@ def _from_records(session: Session, record: LaunchRecord | None) -> SessionStatu
 
 
 def answering_server(record: LaunchRecord) -> Server | None:
-    """The server the record's handover names, if it answers as this launch's; else None.
+    """The server the record's handover names, if it answers and proves it is this launch's.
 
     The one place the damaged-record paths ask a server whether it lives (status and launching).
     """
     handover = record.handover()
     if handover is None:
         return None
-    server = Server.from_handover(handover)
+    server = Server.from_handover(handover, record)
     return server if server.answers() else None
 
 
@@ -194,13 +194,15 @@ def _from_job(session: Session, record: LaunchRecord, status: JobStatus, backend
     if status.alive:
         handover = record.handover()
         if connection is not None and handover is not None:
-            if Server.from_handover(handover).answers():
+            problem = Server.from_handover(handover, record).check()
+            if problem is None:
                 return SessionStatus(session, record, "running", "", status)
-            # Its job runs but its server does not answer: not running (the next launch or
-            # `stop` ends the job), as launching.assess says.
+            # Its job runs but its server does not answer (or something else does): not running
+            # (the next launch or `stop` ends the job), as launching.assess says.
+            why = str(problem) if isinstance(problem, Impostor) else \
+                f"its server no longer answers at {connection['url']}"
             return SessionStatus(session, record, "failed",
-                                 f"its server no longer answers at {connection['url']} "
-                                 f"(job {record.job()['id']} is {status})", status)
+                                 f"{why} (job {record.job()['id']} is {status})", status)
         if launch_waits(session, record):  # (and ends the job if it gives up)
             return SessionStatus(session, record, "pending", status.reason or status.label.lower(), status)
         return SessionStatus(session, record, "failed",
@@ -210,16 +212,19 @@ def _from_job(session: Session, record: LaunchRecord, status: JobStatus, backend
         return SessionStatus(session, record, "failed",
                              f"its job {record.job()['id']} can never start ({status})", status)
     handover = record.handover()
-    if handover is not None and Server.from_handover(handover).answers():
+    problem = Server.from_handover(handover, record).check() if handover is not None else None
+    if handover is not None and problem is None:
         # Its node was lost to SLURM, not its server: kept on record (with the password that
         # shuts it down) for the next launch or `stop` to end it.
         return SessionStatus(session, record, "failed",
                              f"its job ended ({status}) but its server still answers, outside any "
                              "allocation", status, orphan=True)
+    # Someone else's process on its port is said as such: it is not the session's server.
+    also = f"; {problem}" if isinstance(problem, Impostor) else ""
     if status.label in ("COMPLETED", "ENDED", "TIMEOUT") and record.connection() is not None:
         why = "wall time reached" if status.label == "TIMEOUT" else "the job ended"
-        return _closed(session, record, "ended", why)
-    return _closed(session, record, "failed", f"the job ended: {status}")
+        return _closed(session, record, "ended", why + also)
+    return _closed(session, record, "failed", f"the job ended: {status}{also}")
 
 
 def statuses(sessions: list[Session], backend_name: str) -> list[SessionStatus]:

@@ -126,8 +126,8 @@ def _copy_new(source: str, destination: str) -> None:
 
 @step
 def make_credentials(plan: LaunchPlan) -> str:
-    credentials.write_new_password(plan.record)
-    return "a new password (not shown)"
+    credentials.write_new_credentials(plan.record)
+    return "a new password and proof key (not shown)"
 
 
 def tls_files(plan: LaunchPlan) -> tuple[str, str] | None:

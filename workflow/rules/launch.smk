@@ -46,6 +46,7 @@ rule credentials:
         "{launch}/launch.json",
     output:
         "{launch}/password",
+        "{launch}/proof_key",
     log:
         "{launch}/logs/credentials.log",
     localrule: True

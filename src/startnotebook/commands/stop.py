@@ -31,23 +31,25 @@ def stop(status) -> str:
     record, job = status.record, status.job
     # A damaged job record leaves the server's own API as the only way to end it.
     backend = get_backend(job["backend"]) if job else None
-    handover, password = status.handover, record.password()
-    if backend is None and not (handover and password):
+    # Read before the record is closed, which removes the secrets.
+    server = Server.from_handover(status.handover, record) if status.handover else None
+    password = record.password()
+    if backend is None and not (server and password):
         raise StartNotebookError(f"{status.name}'s job record is damaged and its server cannot be "
                                  "asked to stop: nothing was changed")
     # Recorded first: the server and the job script keep an end already recorded.
     record.close("ended", "stopped with startnotebook stop")
     asked = False
-    if handover and password:
+    if server is not None and password:
         try:
-            Server.from_handover(handover).shutdown(password)
+            server.shutdown(password)  # only once it has proven it is the session's
             asked = True
         except Unreachable:
             pass
     if asked:
         deadline = time.monotonic() + STOP_SECONDS
         # The server's port closes when it exits; watching it costs the controller nothing.
-        while time.monotonic() < deadline and Server.from_handover(handover).answers():
+        while time.monotonic() < deadline and server.answers():
             time.sleep(0.2)
     if backend is None:
         if not asked:

@@ -6,6 +6,9 @@ Everything here runs on the compute node, maybe inside a container image that ha
 this package's dependencies: it imports only Jupyter, the standard library and ``records``.
 """
 
+import hashlib
+import hmac
+
 #: The variable through which the job script tells the server its node's address (found outside
 #: any container, whose name service may not know the node).
 NODE_ADDRESS_VARIABLE = "STARTNOTEBOOK_NODE_ADDRESS"
@@ -21,7 +24,18 @@ def check_interval(timeout: int) -> int:
 
 def sha256_fingerprint(der: bytes) -> str:
     """A certificate's SHA-256 fingerprint as browsers show it (AB:CD:...)."""
-    import hashlib
-
     digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+#: Where a session's server proves, without login, that it is the session's (server/app.py).
+PROOF_PATH = "/startnotebook/api/proof"
+#: The longest nonce (in bytes) a client may send; ours send NONCE_BYTES.
+NONCE_MAX_BYTES = 64
+NONCE_BYTES = 32
+
+
+def proof_of(key: bytes, nonce: bytes, launch: str) -> str:
+    """The answer to a challenge: HMAC-SHA256 of the nonce and the launch id, under the launch's
+    proof key (in its 0600 record; only the job and the user can read it)."""
+    return hmac.new(key, nonce + launch.encode(), hashlib.sha256).hexdigest()

@@ -8,8 +8,11 @@ Added to a stock ``ServerApp``:
   the two private methods overridden below.
 * Once listening, it writes the *handover* (host, port, scheme, certificate fingerprint, launch
   id, node, job id) into the launch record: the only channel from the job back to the launch.
-  Every response carries the launch id (``X-Startnotebook-Launch``, set in the session's
-  config), so a client can tell this server from one that took over its port.
+* It proves it is this launch's server, without login: ``GET /startnotebook/api/proof?nonce=HEX``
+  answers HMAC-SHA256(proof key, nonce || launch id), with the key from the launch's 0600 record
+  (read once, at start). Nothing anyone can read without login names the launch, so a process
+  that takes over the port of a dead session cannot pass for it (client.py never sends it the
+  password).
 * The notebook timeout: the server stops once no kernel and no terminal has existed for
   ``notebook_timeout`` seconds. Jupyter's own ``shutdown_no_activity_timeout`` counts any API
   call as activity, so an open browser tab would keep the allocation forever.
@@ -23,6 +26,7 @@ library and the dependency-free modules of this package (records, server.login).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
@@ -30,14 +34,18 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.base.handlers import APIHandler
 from jupyter_server.serverapp import ServerApp
+from jupyter_server.utils import url_path_join
 from tornado.ioloop import PeriodicCallback
 from tornado.netutil import bind_sockets
+from tornado.web import HTTPError
 from traitlets import Integer, Unicode
 from traitlets.config.loader import JSONFileConfigLoader
 
 from ..records import LaunchRecord, write_json
-from . import NODE_ADDRESS_VARIABLE, check_interval, sha256_fingerprint
+from . import NODE_ADDRESS_VARIABLE, NONCE_MAX_BYTES, PROOF_PATH, check_interval, proof_of, sha256_fingerprint
 from .session_api import SessionClock
 
 ACTIVITY_EVERY = 60
@@ -51,6 +59,29 @@ def certificate_fingerprint(certfile: str) -> str:
     return sha256_fingerprint(ssl.PEM_cert_to_DER_cert(pem[start:end]))
 
 
+class ProofHandler(APIHandler):
+    """Answers a client's challenge with the launch's proof; open to all (it is the only way to
+    tell this server from an impostor before sending it the password), cheap, and only ever an
+    HMAC: neither the key nor the launch id is in any answer."""
+
+    def initialize(self, key: bytes, launch: str) -> None:
+        self.key, self.launch = key, launch
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        self.finish(json.dumps({"proof": proof_of(self.key, self._nonce(), self.launch)}))
+
+    def _nonce(self) -> bytes:
+        text = self.get_query_argument("nonce", "")
+        # Hex, and short: whatever a client sends costs one HMAC of a few bytes.
+        if not 0 < len(text) <= 2 * NONCE_MAX_BYTES:
+            raise HTTPError(400, f"nonce: 1 to {NONCE_MAX_BYTES} bytes in hex")
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            raise HTTPError(400, "nonce: not hex") from None
+
+
 # SessionClock: the session's facts and its wall time's end, for the session API (session_api.py).
 class SessionServerApp(SessionClock, ServerApp):
     # The inherited name "jupyter-server" keeps the user's jupyter_server_config.* in effect.
@@ -60,7 +91,7 @@ class SessionServerApp(SessionClock, ServerApp):
         "", config=True, help="JSON config written by the launch; it overrides the user's config."
     )
     launch_folder = Unicode("", config=True, help="The launch record this server belongs to.")
-    launch_id = Unicode("", config=True, help="The launch's id, sent with every response.")
+    launch_id = Unicode("", config=True, help="The launch's id, which the server's proof names.")
     advertised_host = Unicode(
         "", config=True, help="Host name or address put in the handover (default: the node's)."
     )
@@ -79,6 +110,21 @@ class SessionServerApp(SessionClock, ServerApp):
     @property
     def record(self) -> LaunchRecord:
         return LaunchRecord(Path(self.launch_folder))
+
+    # --- the proof -----------------------------------------------------------------------------
+    def init_webapp(self) -> None:
+        super().init_webapp()
+        if not self.launch_folder:
+            return
+        key = self.record.proof_key()
+        if key is None:
+            # Without it no client of ours can tell this server from an impostor: it would never
+            # be reported as running.
+            self.log.critical("No proof key in %s: cannot prove this server is the session's",
+                              self.record.proof_key_file)
+            self.exit(1)
+        self.web_app.add_handlers(".*$", [(url_path_join(self.base_url, PROOF_PATH), ProofHandler,
+                                           {"key": key, "launch": self.launch_id})])
 
     # --- one bind, kept -------------------------------------------------------------------
     def _find_http_port(self) -> None:
