@@ -116,7 +116,7 @@ def make_jupyter_config(plan: LaunchPlan) -> str:
 @step
 def submit(plan: LaunchPlan) -> str:
     spec = plan.job_spec()
-    write_private(spec.script_path, job_script(spec, plan.session.inode))
+    write_private(spec.job_script_file, job_script(spec, plan.session.inode))
     plan.job = plan.backend.submit(spec)
     with abandoned_on_failure(plan):
         write_json(plan.record.job_file, plan.job)

@@ -48,7 +48,7 @@ class LocalBackend(Backend):
         check_container(spec)
         with open(spec.server_log, "ab") as log:
             process = subprocess.Popen(
-                ["/bin/bash", str(spec.script_path)],
+                ["/bin/bash", str(spec.job_script_file)],
                 cwd=spec.folder,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
