@@ -6,6 +6,8 @@ import pytest
 
 from startnotebook import containers
 
+from conftest import REPO
+
 
 def test_every_container_runtime_says_how_to_run_a_command_inside_it():
     # A runtime that forgot wrap() cannot even be made: the interface says it must have one.
@@ -22,3 +24,11 @@ def test_every_container_runtime_says_how_to_run_a_command_inside_it():
 
     with pytest.raises(TypeError, match="wrap"):
         Forgetful()
+
+
+def test_init_writes_the_workflows_own_profile(user):
+    """The project's workflow profile is the installed workflow's, word for word (a copy drifts)."""
+    result = user.startnotebook("init", "my-project")
+    assert result.returncode == 0, result.stderr
+    written = user.home / "my-project/workflow/profiles/default/config.yaml"
+    assert written.read_text() == (REPO / "workflow/profiles/default/config.yaml").read_text()

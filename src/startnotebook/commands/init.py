@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InvalidRequest, SessionFolderError
+from .. import resources
 from ..cli import OneLineErrorParser
+from ..errors import InvalidRequest, SessionFolderError
 
 SNAKEFILE = '''\
 # The sessions of this project, launched by the startnotebook workflow (installed with the
@@ -41,14 +42,6 @@ onerror:
     abandon_unfinished()
 '''
 
-WORKFLOW_PROFILE = '''\
-# Snakemake applies this profile by itself (workflow/profiles/default, next to the Snakefile),
-# whichever profile is given with --profile: the launch's rules run in Snakemake's own threads.
-force-use-threads: true
-cores: 1
-rerun-incomplete: true
-'''
-
 CONFIG = '''\
 # The sessions of this project are the rows of the sessions sheet (schemas/session.schema.yaml
 # of startnotebook says what each column may be). Site settings (backend, flavours, folders,
@@ -61,22 +54,29 @@ SHEET = (
     "my-analysis\tsmall\t600\t3600\t\t\n"
 )
 
-FILES = {
-    Path("workflow/Snakefile"): SNAKEFILE,
-    Path("workflow/profiles/default/config.yaml"): WORKFLOW_PROFILE,
-    Path("config/config.yaml"): CONFIG,
-    Path("config/sessions.tsv"): SHEET,
-}
+WORKFLOW_PROFILE = Path("workflow/profiles/default/config.yaml")
+
+
+def project_files() -> dict[Path, str]:
+    """What init writes. The workflow profile is the installed workflow's own, word for word: a
+    copy kept here would drift from it."""
+    return {
+        Path("workflow/Snakefile"): SNAKEFILE,
+        WORKFLOW_PROFILE: (resources.workflow_profile() / "config.yaml").read_text(),
+        Path("config/config.yaml"): CONFIG,
+        Path("config/sessions.tsv"): SHEET,
+    }
 
 
 def write_project(folder: Path) -> list[Path]:
-    existing = [folder / path for path in FILES if (folder / path).exists()]
+    files = project_files()
+    existing = [folder / path for path in files if (folder / path).exists()]
     if existing:
         raise InvalidRequest(f"{existing[0]} exists already; init writes a project only where "
                              "none of its files is (nothing was written)")
     written = []
     try:
-        for path, text in FILES.items():
+        for path, text in files.items():
             (folder / path).parent.mkdir(parents=True, exist_ok=True)
             with open(folder / path, "x") as stream:
                 stream.write(text)
