@@ -6,7 +6,7 @@ import pytest
 
 from startnotebook import containers
 
-from conftest import REPO
+from conftest import BIN, REPO
 
 
 def test_every_container_runtime_says_how_to_run_a_command_inside_it():
@@ -26,9 +26,20 @@ def test_every_container_runtime_says_how_to_run_a_command_inside_it():
         Forgetful()
 
 
-def test_init_writes_the_workflows_own_profile(user):
-    """The project's workflow profile is the installed workflow's, word for word (a copy drifts)."""
+def test_init_writes_the_workflows_own_profile_and_names_the_snakemake_that_can_run_it(user):
+    """A newcomer who installed with `make demo` has startnotebook and its Snakemake in .venv/bin,
+    which is not on PATH: the hint names the Snakemake that can load the workflow, by its path."""
+    user.env["PATH"] = "/usr/bin:/bin"
     result = user.startnotebook("init", "my-project")
     assert result.returncode == 0, result.stderr
     written = user.home / "my-project/workflow/profiles/default/config.yaml"
     assert written.read_text() == (REPO / "workflow/profiles/default/config.yaml").read_text()
+    assert f"  {BIN / 'snakemake'} --profile slurm notebook_my-analysis\n" in result.stdout
+    assert f"  {BIN / 'snakemake'} notebook_my-analysis\n" in result.stdout
+    assert f"  {BIN / 'startnotebook'} --name my-analysis\n" in result.stdout
+    assert "not on your PATH" in result.stdout
+
+    user.env["PATH"] = f"{BIN}:/usr/bin:/bin"  # an activated environment: the names alone do
+    result = user.startnotebook("init", "other-project")
+    assert "  snakemake --profile slurm notebook_my-analysis\n" in result.stdout
+    assert str(BIN) not in result.stdout and "not on your PATH" not in result.stdout

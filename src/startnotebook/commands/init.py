@@ -5,6 +5,8 @@ writes one). Existing files are never overwritten: if any is there, nothing is w
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 from .. import resources
@@ -18,7 +20,9 @@ SNAKEFILE = '''\
 #                                               # as /etc/xdg/snakemake/slurm or ~/.config/...)
 #   snakemake notebook_NAME                     # on this machine
 #   startnotebook --name NAME                   # the same session, with startnotebook's messages
-# NAME is a row of config/sessions.tsv; the site's settings come from the profile.
+# NAME is a row of config/sessions.tsv; the site's settings come from the profile. snakemake is
+# the one installed with startnotebook (next to the startnotebook command, e.g. in .venv/bin/):
+# a Snakemake of another environment cannot import the startnotebook workflow.
 from startnotebook import resources
 from startnotebook.snakefile import abandon_unfinished
 
@@ -68,6 +72,17 @@ def project_files() -> dict[Path, str]:
     }
 
 
+def installed_command(name: str) -> str:
+    """How to type command ``name`` of this startnotebook's installation (e.g. its snakemake,
+    whose Python can import startnotebook): the bare name where PATH finds that very file, else
+    its path (a virtual environment's bin folder is rarely on PATH)."""
+    ours = Path(sys.executable).parent / name
+    if not ours.is_file():
+        return name
+    found = shutil.which(name)
+    return name if found and Path(found).resolve() == ours.resolve() else str(ours)
+
+
 def write_project(folder: Path) -> list[Path]:
     files = project_files()
     existing = [folder / path for path in files if (folder / path).exists()]
@@ -86,6 +101,22 @@ def write_project(folder: Path) -> list[Path]:
     return written
 
 
+def next_steps(folder: Path) -> str:
+    snakemake, startnotebook = installed_command("snakemake"), installed_command("startnotebook")
+    lines = [f"Sessions are the rows of {folder / 'config/sessions.tsv'}. From {folder}:",
+             f"  {snakemake} --profile slurm notebook_my-analysis",
+             "      on the cluster (the site's profile, installed as /etc/xdg/snakemake/slurm or",
+             "      ~/.config/snakemake/slurm)",
+             f"  {snakemake} notebook_my-analysis",
+             "      on this machine",
+             f"  {startnotebook} --name my-analysis",
+             "      either, with startnotebook's messages"]
+    if snakemake != "snakemake":
+        lines += [f"({snakemake}: the Snakemake installed with startnotebook, not on your PATH;",
+                  " a Snakemake of another environment cannot import the startnotebook workflow.)"]
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     command = OneLineErrorParser(
         prog="startnotebook init", description="Write a project of declared sessions "
@@ -95,9 +126,6 @@ def main(argv: list[str]) -> int:
     folder = Path(args.folder)
     for path in write_project(folder):
         print(f"wrote {path}")
-    print(f"Sessions are the rows of {folder / 'config/sessions.tsv'}. From {folder}:\n"
-          "  snakemake --profile slurm notebook_my-analysis   (the site's profile, installed as\n"
-          "                                                   /etc/xdg/snakemake/slurm or ~/.config/...)\n"
-          "  snakemake notebook_my-analysis                   (on this machine)\n"
-          "  startnotebook --name my-analysis                 (either, with startnotebook's messages)")
+    print(next_steps(folder))
     return 0
+
