@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from startnotebook import containers
+import pytest
+import yaml
+
+from startnotebook import config, containers
 
 from conftest import BIN, REPO
 
@@ -43,3 +46,10 @@ def test_init_writes_the_workflows_own_profile_and_names_the_snakemake_that_can_
     result = user.startnotebook("init", "other-project")
     assert "  snakemake --profile slurm notebook_my-analysis\n" in result.stdout
     assert str(BIN) not in result.stdout and "not on your PATH" not in result.stdout
+
+
+def test_the_image_folders_default_is_the_site_defaults_file_alone():
+    shipped = yaml.safe_load((REPO / "config/config.yaml").read_text())["container"]["image_dir"]
+    assert config.load_site(None).container.image_dir == Path(shipped).expanduser()
+    copies = [path for path in (REPO / "src").rglob("*.py") if shipped in path.read_text()]
+    assert copies == [], f"{shipped} is written again in {copies}: config/config.yaml is its one place"
