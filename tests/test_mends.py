@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from startnotebook import config, containers
+from startnotebook.session import Session
 
 from conftest import BIN, REPO
 
@@ -53,3 +54,17 @@ def test_the_image_folders_default_is_the_site_defaults_file_alone():
     assert config.load_site(None).container.image_dir == Path(shipped).expanduser()
     copies = [path for path in (REPO / "src").rglob("*.py") if shipped in path.read_text()]
     assert copies == [], f"{shipped} is written again in {copies}: config/config.yaml is its one place"
+
+
+def test_looking_a_session_up_makes_nothing_creating_it_makes_its_private_folder(tmp_path):
+    profile = tmp_path / "site-profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text("")
+    (profile / "site.yaml").write_text(f"sessions_root: {tmp_path / 'notebooks'}\n")
+    site = config.load_site(profile)
+    found = Session.find(site, "exp")
+    assert found.folder == tmp_path / "notebooks/exp" and not found.exists
+    assert not (tmp_path / "notebooks").exists(), "a lookup made the sessions root"
+    made = Session.create(site, "exp")
+    assert made.folder == found.folder and made.inode == made.folder.stat().st_ino
+    assert made.folder.stat().st_mode & 0o777 == 0o700

@@ -42,7 +42,17 @@ class Session:
     inode: int | None = None
 
     @classmethod
-    def find(cls, site: Site, name: str, create: bool = False) -> "Session":
+    def find(cls, site: Site, name: str) -> "Session":
+        """The session ``name``, its folder checked if it exists; a lookup makes nothing."""
+        return cls._checked(site, name, create=False)
+
+    @classmethod
+    def create(cls, site: Site, name: str) -> "Session":
+        """The session ``name``, its folder (and the sessions root) made if missing, and checked."""
+        return cls._checked(site, name, create=True)
+
+    @classmethod
+    def _checked(cls, site: Site, name: str, create: bool) -> "Session":
         root = folders.sessions_root(site.sessions_root, create)
         folder = folders.session_folder(root, name, create)
         try:
