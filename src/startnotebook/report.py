@@ -6,6 +6,9 @@ from pathlib import Path
 
 from .launching import LaunchPlan
 
+#: What --check and info say when no profile applies: the shipped defaults, whose backend is local.
+NO_PROFILE = "none (this machine)"
+
 
 def _access(connection: dict, tunnel: bool) -> str:
     # The original tool's wording: users and their scripts know these lines.
@@ -55,7 +58,7 @@ def check_summary(plan: LaunchPlan) -> str:
     lines = [
         ("session", settings.name),
         ("folder", str(plan.session.folder)),
-        ("profile", str(plan.site.profile) if plan.site.profile else "none (the local default)"),
+        ("profile", str(plan.site.profile) if plan.site.profile else NO_PROFILE),
         ("flavour", flavour.name),
         ("cpus", str(flavour.cpus_per_task)),
         ("memory", f"{flavour.mem_mb} MB"),

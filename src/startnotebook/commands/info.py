@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..report import NO_PROFILE
 from ..status import SessionStatus, status_of
 from ..times import iso
 from .common import existing_session, parser, print_json, site_of
@@ -52,7 +53,7 @@ def text(info: dict) -> str:
         lines.append(("ended", info["ended"]))
     if info["time_left"]:
         lines.append(("time left", info["time_left"]))
-    lines += [("profile", info["profile"] or "none (this machine)"), ("folder", info["folder"]),
+    lines += [("profile", info["profile"] or NO_PROFILE), ("folder", info["folder"]),
               ("server log", info["logs"]["server"]), ("workflow log", info["logs"]["workflow"])]
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label:<{width}} : {value}" if label else f"{'':<{width}}   {value}"
