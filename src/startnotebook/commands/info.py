@@ -34,6 +34,10 @@ def describe(status: SessionStatus) -> dict:
     }
 
 
+def cpus(count: int | None) -> str:
+    return f"{count} cpu" + ("" if count == 1 else "s")
+
+
 def text(info: dict) -> str:
     connection = info["connection"]
     lines = [("session", f"{info['name']} ({info['state']}{': ' + info['reason'] if info['reason'] else ''})")]
@@ -45,7 +49,7 @@ def text(info: dict) -> str:
                   ("", f"then open {connection['tunnel']['local_url']} on your laptop")]
     lines += [
         ("job", f"{info['job_id'] or '-'} ({info['backend'] or '-'}){' on ' + info['node'] if info['node'] else ''}"),
-        ("flavour", f"{info['flavor']} ({info['cpus_per_task']} cpus, {info['mem_mb']} MB)"),
+        ("flavour", f"{info['flavor']} ({cpus(info['cpus_per_task'])}, {info['mem_mb']} MB)"),
         ("timeouts", f"kernel {info['kernel_timeout']} s, notebook {info['notebook_timeout']} s"),
         ("started", info["started"] or "-"),
     ]
