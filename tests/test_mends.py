@@ -68,3 +68,22 @@ def test_looking_a_session_up_makes_nothing_creating_it_makes_its_private_folder
     made = Session.create(site, "exp")
     assert made.folder == found.folder and made.inode == made.folder.stat().st_ino
     assert made.folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_local_session_says_one_thing_of_its_profile_resources_and_wall_time(user):
+    """On this machine nothing ends a session at its wall time: --check, info and list say so in
+    the same words, rather than show a limit next to "no limits" or no time left at all."""
+    check = user.startnotebook("--check", "--name", "here")
+    assert "wall time        : 8:00:00 (not enforced on this machine)" in check.stdout, check.stdout
+    assert "profile          : none (this machine)" in check.stdout
+    launched = user.startnotebook("--name", "here", "--notebook-timeout", "60")
+    assert launched.returncode == 0, launched.stderr
+    try:
+        info = user.startnotebook("info", "here").stdout
+        assert "wall time    : 8:00:00 (not enforced on this machine)" in info, info
+        assert "profile      : none (this machine)" in info and "small (1 cpu, 8192 MB)" in info
+        listed = user.startnotebook("list").stdout.splitlines()
+        header, row = listed[0], listed[1]
+        assert row[header.index("LEFT"):].startswith("not enforced"), listed
+    finally:
+        assert user.startnotebook("stop", "here").returncode == 0
