@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import yaml
 from startnotebook import config, containers
 from startnotebook.session import Session
 
-from conftest import BIN, REPO
+from conftest import BIN, REPO, wait_until
 
 
 def test_every_container_runtime_says_how_to_run_a_command_inside_it():
@@ -87,3 +89,39 @@ def test_a_local_session_says_one_thing_of_its_profile_resources_and_wall_time(u
         assert row[header.index("LEFT"):].startswith("not enforced"), listed
     finally:
         assert user.startnotebook("stop", "here").returncode == 0
+
+
+def _processes_titled(prefix: bytes) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(prefix):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slurm
+def test_the_test_cluster_ends_its_own_job_steps_and_no_other_slurmstepd(slurm):
+    """Several developers share a machine: tearing one test cluster down must not end the job
+    steps of another (`pkill -f slurmstepd` did)."""
+    sleeper = f"{sys.executable} -c 'import time; time.sleep(60)'"
+    strangers = [subprocess.Popen(["bash", "-c", f"exec -a slurmstepd {sleeper} {argument}"])
+                 for argument in ("[4711.batch]", f"{slurm.state}-other/slurm.conf")]
+    submitted = subprocess.run(["sbatch", "--parsable", "--output=/dev/null", "--chdir=/tmp",
+                                "--wrap=sleep 60"], env=slurm.env, capture_output=True, text=True)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip().split(";")[0]
+    try:
+        steps = wait_until(lambda: _processes_titled(f"slurmstepd: [{job_id}.".encode()), 10, 0.1)
+        assert steps, f"no slurmstepd for job {job_id}"
+        own = slurm.own_processes()
+        assert set(steps) <= set(own)
+        assert not {stranger.pid for stranger in strangers} & set(own)
+    finally:
+        subprocess.run(["scancel", job_id], env=slurm.env)
+        assert wait_until(lambda: job_id not in slurm.queue(), 15, 0.2), f"job {job_id} not cancelled"
+        for stranger in strangers:
+            stranger.kill()
+            stranger.wait()
