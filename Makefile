@@ -12,16 +12,27 @@ SOURCES := pyproject.toml $(shell find src workflow schemas config profiles envs
 
 .PHONY: demo test install system-packages clean
 
-# A real (non-editable) install: what users get, and what the tests exercise.
-$(VENV)/.installed: $(SOURCES)
+define make_venv
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet '.[test]'
+endef
+
+# A real (non-editable) install: what users get (make demo), and what the tests exercise.
+$(VENV)/.installed: $(SOURCES)
+	$(make_venv)
+	$(VENV)/bin/pip install --quiet .
 	touch $@
 
-install: $(VENV)/.installed
+# The same install with the test extras (pytest, a browser driver, HTTP clients): make test, and
+# `make install` before running pytest by hand. It is the user's install too, hence both stamps.
+$(VENV)/.installed-test: $(SOURCES)
+	$(make_venv)
+	$(VENV)/bin/pip install --quiet '.[test]'
+	touch $(VENV)/.installed $@
 
-demo: install
+install: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed
 	$(VENV)/bin/startnotebook --name demo
 
 system-packages:

@@ -87,9 +87,10 @@ class Flavour:
 
 @dataclass(frozen=True)
 class ContainerSite:
+    #: Where built images go: always from the site settings (config/config.yaml holds the default).
+    image_dir: Path
     runtime: str = "none"
     image: str | None = None  # a prebuilt image; None: built from a recipe
-    image_dir: Path = Path("~/.cache/startnotebook/images")
     python: str = "/usr/bin/python3"
     build_proxy: str | None = None
     binds: tuple[str, ...] = ()
@@ -179,7 +180,7 @@ def load_site(profile: Path | None = None) -> Site:
         container=ContainerSite(
             runtime=container.get("runtime", "none"),
             image=str(_path(container["image"], "container.image")) if container.get("image") else None,
-            image_dir=_path(container.get("image_dir", "~/.cache/startnotebook/images"), "container.image_dir"),
+            image_dir=_path(container["image_dir"], "container.image_dir"),
             python=container.get("python", "/usr/bin/python3"),
             build_proxy=container.get("build_proxy"),
             binds=tuple(container.get("binds", ())),

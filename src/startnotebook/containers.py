@@ -46,6 +46,19 @@ def existing_binds(folders: list[str], session_folder: str) -> tuple[str, ...]:
     return tuple(folder for folder in wanted if Path(folder).is_dir())
 
 
+def check_trusted(image: Path) -> None:
+    """The session's server runs the image's Python with the user's rights and password: only an
+    image the user or root made, that nobody else can change, is run (an image folder may be
+    shared: another user could put an image of theirs where the user's is expected)."""
+    info = os.lstat(image)
+    if stat.S_ISLNK(info.st_mode):
+        raise ContainerError(f"container image {image} is a symbolic link; refusing to run it")
+    if info.st_uid not in (os.getuid(), 0):
+        raise ContainerError(f"container image {image} belongs to another user; refusing to run it")
+    if others_may_write(info):
+        raise ContainerError(f"container image {image} can be changed by others; refusing to run it")
+
+
 class Runtime(ABC):
     name: str
     executable: str
@@ -62,19 +75,6 @@ class Runtime(ABC):
                 "container.image at a prebuilt image)"
             )
         check_trusted(Path(image))
-
-
-def check_trusted(image: Path) -> None:
-    """The session's server runs the image's Python with the user's rights and password: only an
-    image the user or root made, that nobody else can change, is run (an image folder may be
-    shared: another user could put an image of theirs where the user's is expected)."""
-    info = os.lstat(image)
-    if stat.S_ISLNK(info.st_mode):
-        raise ContainerError(f"container image {image} is a symbolic link; refusing to run it")
-    if info.st_uid not in (os.getuid(), 0):
-        raise ContainerError(f"container image {image} belongs to another user; refusing to run it")
-    if others_may_write(info):
-        raise ContainerError(f"container image {image} can be changed by others; refusing to run it")
 
     @abstractmethod
     def wrap(self, run: ContainerRun, argv: list[str]) -> list[str]:

@@ -49,8 +49,8 @@ class JobSpec:
     server_log: Path
 
     @property
-    def script_path(self) -> Path:
-        return self.record.job_script
+    def job_script_file(self) -> Path:
+        return self.record.job_script_file
 
 
 def session_environment(folder: Path) -> dict[str, str]:

@@ -178,7 +178,7 @@ class LaunchRecord:
         return self.folder / "job.json"
 
     @property
-    def job_script(self) -> Path:
+    def job_script_file(self) -> Path:
         return self.folder / "job.sh"
 
     @property

@@ -6,6 +6,28 @@ from pathlib import Path
 
 from .launching import LaunchPlan
 
+#: What --check and info say when no profile applies: the shipped defaults, whose backend is local.
+NO_PROFILE = "none (this machine)"
+#: What --check, info and list say of a wall time that the backend does not keep (local).
+NOT_ENFORCED = "not enforced on this machine"
+
+
+def wall_time(minutes: int, enforced: bool) -> str:
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:00" + ("" if enforced else f" ({NOT_ENFORCED})")
+
+
+def enforces_wall_time(backend: str | None) -> bool:
+    """Whether the backend a session's records name ends its job at the wall time. A record that
+    names no backend, or one unknown here, is taken to (nothing more is said of it)."""
+    from .backends import get_backend
+    from .errors import ConfigError
+
+    try:
+        return get_backend(backend).enforces_wall_time if backend else True
+    except ConfigError:
+        return True
+
 
 def _access(connection: dict, tunnel: bool) -> str:
     # The original tool's wording: users and their scripts know these lines.
@@ -51,15 +73,14 @@ def image_summary(plan: LaunchPlan) -> str:
 
 def check_summary(plan: LaunchPlan) -> str:
     settings, flavour = plan.settings, plan.settings.flavour
-    hours, minutes = divmod(flavour.runtime, 60)
     lines = [
         ("session", settings.name),
         ("folder", str(plan.session.folder)),
-        ("profile", str(plan.site.profile) if plan.site.profile else "none (the local default)"),
+        ("profile", str(plan.site.profile) if plan.site.profile else NO_PROFILE),
         ("flavour", flavour.name),
         ("cpus", str(flavour.cpus_per_task)),
         ("memory", f"{flavour.mem_mb} MB"),
-        ("wall time", f"{hours}:{minutes:02d}:00 ({flavour.runtime} min)"),
+        ("wall time", wall_time(flavour.runtime, plan.backend.enforces_wall_time)),
         ("kernel timeout", f"{settings.kernel_timeout} s"),
         ("notebook timeout", f"{settings.notebook_timeout} s"),
         ("tls", "https" if settings.tls else "off (http)"),

@@ -47,4 +47,4 @@ def resolve(request: LaunchRequest, create: bool) -> Resolved:
     name = check_name(request.name) if request.name is not None else random_name()
     declared, base = project.declaration_here(name, site)
     settings = session_settings(site, name, declared, base, request.options())
-    return Resolved(site, settings, Session.find(site, name, create=create))
+    return Resolved(site, settings, Session.create(site, name) if create else Session.find(site, name))

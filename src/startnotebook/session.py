@@ -42,14 +42,24 @@ class Session:
     inode: int | None = None
 
     @classmethod
-    def find(cls, site: Site, name: str, create: bool = False, to_launch: bool = True) -> "Session":
-        """The session ``name`` of ``site``, its folder checked (made if ``create``).
+    def find(cls, site: Site, name: str, to_launch: bool = True) -> "Session":
+        """The session ``name``, its folder checked if it exists; a lookup makes nothing.
 
         To launch, the whole path to the folder must be trusted (folders.py). Not to read and end
         what runs there (``to_launch=False``: list, info, stop, logs): the folders and records are
         still the user's own, and a path that stopped being trusted after the launch must not keep
         the user from stopping their own session.
         """
+        return cls._checked(site, name, create=False, to_launch=to_launch)
+
+    @classmethod
+    def create(cls, site: Site, name: str) -> "Session":
+        """The session ``name``, its folder (and the sessions root) made if missing, and checked
+        (its whole path trusted: it is made to launch)."""
+        return cls._checked(site, name, create=True, to_launch=True)
+
+    @classmethod
+    def _checked(cls, site: Site, name: str, create: bool, to_launch: bool) -> "Session":
         root = folders.sessions_root(site.sessions_root, create, trusted=to_launch)
         folder = folders.session_folder(root, name, create)
         try:

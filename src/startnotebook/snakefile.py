@@ -122,7 +122,8 @@ class Sessions:
         fields, base = self.declared[name]
         settings = session_settings(self.site, name, fields, base)
         dry = self.workflow.dryrun
-        session = Session.find(self.site, name, create=not dry)
+        # A dry run (snakemake -n) looks and makes nothing.
+        session = Session.find(self.site, name) if dry else Session.create(self.site, name)
         progress = Progress()
         if not dry:
             session.prepare()

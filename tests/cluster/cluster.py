@@ -58,6 +58,12 @@ def netns_path(name: str) -> str:
     return f"/run/netns/{name}"
 
 
+def namespace_id(path: str | Path) -> tuple[int, int]:
+    """What identifies a namespace (``/run/netns/NAME``, ``/proc/PID/ns/net``): its device and inode."""
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
 def in_netns(name: str, *command: str) -> list[str]:
     # nsenter, not `ip netns exec`: the latter remounts /sys and slurmd then fails on cgroups.
     return ["nsenter", f"--net={netns_path(name)}", *command]
@@ -151,6 +157,8 @@ class Cluster:
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self.daemons: list[subprocess.Popen] = []
         self.nodes: dict[str, subprocess.Popen] = {}
+        #: The network namespaces this cluster's nodes run in: whatever runs there is the cluster's.
+        self.node_namespaces: set[tuple[int, int]] = set()
 
     def write_config(self) -> None:
         for folder in ("ctld", "spool", "munge"):
@@ -244,6 +252,7 @@ class Cluster:
         script = (f"hostname {node} && mount --bind {self.hosts} /etc/hosts && "
                   f"mount --bind {self.state / 'etc-slurm'} /etc/slurm && "
                   f"exec slurmd -D -N {node} -f {self.conf}")
+        self.node_namespaces.add(namespace_id(netns_path(f"sn-{node}")))
         self.nodes[node] = self._start(in_netns(f"sn-{node}", "unshare", "--uts", "--mount",
                                                 "--propagation", "private", "sh", "-c", script), keep=True)
 
@@ -287,8 +296,38 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 os.killpg(daemon.pid, signal.SIGKILL)
                 daemon.wait()
-        # Job steps outlive a stopped slurmd; they are the cluster's too.
-        run("pkill", "-KILL", "-f", f"slurmstepd|{self.state}", check=False)
+        # Job steps (slurmstepd) and jobs outlive a stopped slurmd; they are the cluster's too. Only
+        # they: another cluster's slurmstepd on this machine is none of ours.
+        deadline = time.monotonic() + 10
+        while (leftovers := self.own_processes()) and time.monotonic() < deadline:
+            for pid in leftovers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.1)
+
+    def own_processes(self) -> list[int]:
+        """This cluster's processes: whatever runs in its nodes' network namespaces (slurmd, the
+        job steps' slurmstepd, the jobs), and whatever names its state folder in its command line
+        (its daemons). A process of another cluster, whatever its name, is not among them."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                on_a_node = namespace_id(entry / "ns" / "net") in self.node_namespaces
+                arguments = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue  # ended meanwhile
+            if on_a_node or any(self._names_state(argument) for argument in arguments):
+                found.append(int(entry.name))
+        return found
+
+    def _names_state(self, argument: str) -> bool:
+        # The folder itself or a path in it; not another folder whose name begins like it.
+        state = str(self.state)
+        return argument.endswith(state) or f"{state}/" in argument
 
     def _start(self, command: list[str], keep: bool = False):
         """Start a daemon in a session of its own; return the file its output goes to (or, with

@@ -49,6 +49,9 @@ class Backend(ABC):
     #: the local backend nothing; readiness itself comes from the files the job writes.
     first_check: float = 0.5
     check_every: float = 0.5
+    #: Whether the job is ended at its flavour's wall time. Where it is not, --check, info and
+    #: list say so (report.NOT_ENFORCED) rather than show a limit nothing keeps.
+    enforces_wall_time: bool = True
 
     @abstractmethod
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:

@@ -37,10 +37,11 @@ class LocalBackend(Backend):
     name = "local"
     bind_ip = "127.0.0.1"
     advertised_host = "127.0.0.1"
+    enforces_wall_time = False
 
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
         return [
-            ("backend", "local (a process on this machine, no resource limits enforced)"),
+            ("backend", "local (a process on this machine; its cores and memory are not limited)"),
             ("command", shlex.join(server_command(spec))),
         ]
 
@@ -48,7 +49,7 @@ class LocalBackend(Backend):
         check_container(spec)
         with open(spec.server_log, "ab") as log:
             process = subprocess.Popen(
-                ["/bin/bash", str(spec.script_path)],
+                ["/bin/bash", str(spec.job_script_file)],
                 cwd=spec.folder,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

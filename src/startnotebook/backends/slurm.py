@@ -56,7 +56,7 @@ def sbatch_command(spec: JobSpec) -> list[str]:
     if flavour.slurm_account:
         command.append(f"--account={flavour.slurm_account}")
     command += shlex.split(flavour.slurm_extra)
-    return command + [str(spec.script_path)]
+    return command + [str(spec.job_script_file)]
 
 
 def _ask(command: list[str]) -> subprocess.CompletedProcess:

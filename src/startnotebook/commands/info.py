@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..report import NO_PROFILE, enforces_wall_time, wall_time
 from ..status import SessionStatus, status_of
 from ..times import iso
 from .common import existing_session, parser, print_json, site_of
@@ -33,7 +34,20 @@ def describe(status: SessionStatus) -> dict:
     }
 
 
-def text(info: dict) -> str:
+def cpus(count: int | None) -> str:
+    return f"{count} cpu" + ("" if count == 1 else "s")
+
+
+def unenforced_wall_time(status: SessionStatus) -> str | None:
+    """The wall time of a live session whose backend does not keep it (shown instead of the time
+    left, which such a session does not have)."""
+    runtime = status.launched.get("runtime")
+    if not status.live or not isinstance(runtime, int) or enforces_wall_time(status.backend):
+        return None
+    return wall_time(runtime, enforced=False)
+
+
+def text(info: dict, unenforced: str | None = None) -> str:
     connection = info["connection"]
     lines = [("session", f"{info['name']} ({info['state']}{': ' + info['reason'] if info['reason'] else ''})")]
     if connection:
@@ -44,7 +58,7 @@ def text(info: dict) -> str:
                   ("", f"then open {connection['tunnel']['local_url']} on your laptop")]
     lines += [
         ("job", f"{info['job_id'] or '-'} ({info['backend'] or '-'}){' on ' + info['node'] if info['node'] else ''}"),
-        ("flavour", f"{info['flavor']} ({info['cpus_per_task']} cpus, {info['mem_mb']} MB)"),
+        ("flavour", f"{info['flavor']} ({cpus(info['cpus_per_task'])}, {info['mem_mb']} MB)"),
         ("timeouts", f"kernel {info['kernel_timeout']} s, notebook {info['notebook_timeout']} s"),
         ("started", info["started"] or "-"),
     ]
@@ -52,7 +66,9 @@ def text(info: dict) -> str:
         lines.append(("ended", info["ended"]))
     if info["time_left"]:
         lines.append(("time left", info["time_left"]))
-    lines += [("profile", info["profile"] or "none (this machine)"), ("folder", info["folder"]),
+    elif unenforced:
+        lines.append(("wall time", unenforced))
+    lines += [("profile", info["profile"] or NO_PROFILE), ("folder", info["folder"]),
               ("server log", info["logs"]["server"]), ("workflow log", info["logs"]["workflow"])]
     width = max(len(label) for label, _ in lines)
     return "\n".join(f"{label:<{width}} : {value}" if label else f"{'':<{width}}   {value}"
@@ -65,9 +81,10 @@ def main(argv: list[str]) -> int:
     command.add_argument("--json", action="store_true", help="JSON (schemas/info.schema.json)")
     args = command.parse_args(argv)
     site = site_of(args)
-    info = describe(status_of(existing_session(site, args.name), site.backend))
+    status = status_of(existing_session(site, args.name), site.backend)
+    info = describe(status)
     if args.json:
         print_json(info)
     else:
-        print(text(info))
+        print(text(info, unenforced_wall_time(status)))
     return 0

@@ -5,10 +5,13 @@ writes one). Existing files are never overwritten: if any is there, nothing is w
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
-from ..errors import InvalidRequest, SessionFolderError
+from .. import resources
 from ..cli import OneLineErrorParser
+from ..errors import InvalidRequest, SessionFolderError
 
 SNAKEFILE = '''\
 # The sessions of this project, launched by the startnotebook workflow (installed with the
@@ -17,7 +20,9 @@ SNAKEFILE = '''\
 #                                               # as /etc/xdg/snakemake/slurm or ~/.config/...)
 #   snakemake notebook_NAME                     # on this machine
 #   startnotebook --name NAME                   # the same session, with startnotebook's messages
-# NAME is a row of config/sessions.tsv; the site's settings come from the profile.
+# NAME is a row of config/sessions.tsv; the site's settings come from the profile. snakemake is
+# the one installed with startnotebook (next to the startnotebook command, e.g. in .venv/bin/):
+# a Snakemake of another environment cannot import the startnotebook workflow.
 from startnotebook import resources
 from startnotebook.snakefile import abandon_unfinished
 
@@ -41,14 +46,6 @@ onerror:
     abandon_unfinished()
 '''
 
-WORKFLOW_PROFILE = '''\
-# Snakemake applies this profile by itself (workflow/profiles/default, next to the Snakefile),
-# whichever profile is given with --profile: the launch's rules run in Snakemake's own threads.
-force-use-threads: true
-cores: 1
-rerun-incomplete: true
-'''
-
 CONFIG = '''\
 # The sessions of this project are the rows of the sessions sheet (schemas/session.schema.yaml
 # of startnotebook says what each column may be). Site settings (backend, flavours, folders,
@@ -61,22 +58,40 @@ SHEET = (
     "my-analysis\tsmall\t600\t3600\t\t\n"
 )
 
-FILES = {
-    Path("workflow/Snakefile"): SNAKEFILE,
-    Path("workflow/profiles/default/config.yaml"): WORKFLOW_PROFILE,
-    Path("config/config.yaml"): CONFIG,
-    Path("config/sessions.tsv"): SHEET,
-}
+WORKFLOW_PROFILE = Path("workflow/profiles/default/config.yaml")
+
+
+def project_files() -> dict[Path, str]:
+    """What init writes. The workflow profile is the installed workflow's own, word for word: a
+    copy kept here would drift from it."""
+    return {
+        Path("workflow/Snakefile"): SNAKEFILE,
+        WORKFLOW_PROFILE: (resources.workflow_profile() / "config.yaml").read_text(),
+        Path("config/config.yaml"): CONFIG,
+        Path("config/sessions.tsv"): SHEET,
+    }
+
+
+def installed_command(name: str) -> str:
+    """How to type command ``name`` of this startnotebook's installation (e.g. its snakemake,
+    whose Python can import startnotebook): the bare name where PATH finds that very file, else
+    its path (a virtual environment's bin folder is rarely on PATH)."""
+    ours = Path(sys.executable).parent / name
+    if not ours.is_file():
+        return name
+    found = shutil.which(name)
+    return name if found and Path(found).resolve() == ours.resolve() else str(ours)
 
 
 def write_project(folder: Path) -> list[Path]:
-    existing = [folder / path for path in FILES if (folder / path).exists()]
+    files = project_files()
+    existing = [folder / path for path in files if (folder / path).exists()]
     if existing:
         raise InvalidRequest(f"{existing[0]} exists already; init writes a project only where "
                              "none of its files is (nothing was written)")
     written = []
     try:
-        for path, text in FILES.items():
+        for path, text in files.items():
             (folder / path).parent.mkdir(parents=True, exist_ok=True)
             with open(folder / path, "x") as stream:
                 stream.write(text)
@@ -84,6 +99,22 @@ def write_project(folder: Path) -> list[Path]:
     except OSError as error:
         raise SessionFolderError(f"cannot write the project in {folder}: {error.strerror}") from error
     return written
+
+
+def next_steps(folder: Path) -> str:
+    snakemake, startnotebook = installed_command("snakemake"), installed_command("startnotebook")
+    lines = [f"Sessions are the rows of {folder / 'config/sessions.tsv'}. From {folder}:",
+             f"  {snakemake} --profile slurm notebook_my-analysis",
+             "      on the cluster (the site's profile, installed as /etc/xdg/snakemake/slurm or",
+             "      ~/.config/snakemake/slurm)",
+             f"  {snakemake} notebook_my-analysis",
+             "      on this machine",
+             f"  {startnotebook} --name my-analysis",
+             "      either, with startnotebook's messages"]
+    if snakemake != "snakemake":
+        lines += [f"({snakemake}: the Snakemake installed with startnotebook, not on your PATH;",
+                  " a Snakemake of another environment cannot import the startnotebook workflow.)"]
+    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
@@ -95,9 +126,6 @@ def main(argv: list[str]) -> int:
     folder = Path(args.folder)
     for path in write_project(folder):
         print(f"wrote {path}")
-    print(f"Sessions are the rows of {folder / 'config/sessions.tsv'}. From {folder}:\n"
-          "  snakemake --profile slurm notebook_my-analysis   (the site's profile, installed as\n"
-          "                                                   /etc/xdg/snakemake/slurm or ~/.config/...)\n"
-          "  snakemake notebook_my-analysis                   (on this machine)\n"
-          "  startnotebook --name my-analysis                 (either, with startnotebook's messages)")
+    print(next_steps(folder))
     return 0
+

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import sys
 
+from ..report import enforces_wall_time
 from ..session import sessions
-from ..status import SessionStatus, statuses
+from ..status import LIVE, SessionStatus, statuses
 from ..times import duration, iso, when
 from .common import parser, print_json, site_of
 
@@ -37,6 +38,16 @@ def row(status: SessionStatus) -> dict:
     }
 
 
+def left(row: dict) -> str:
+    """Wall time left; for a live session whose backend keeps no wall time, that it is not kept
+    (in the words of --check and info, shortened to fit the column)."""
+    if row["time_left"]:
+        return row["time_left"]
+    if row["state"] in LIVE and not enforces_wall_time(row["backend"]):
+        return "not enforced"
+    return "-"
+
+
 def table(rows: list[dict], home: str) -> str:
     import pandas
 
@@ -47,7 +58,7 @@ def table(rows: list[dict], home: str) -> str:
         "JOB": r["job_id"] or "-", "NODE": r["node"] or "-", "URL": r["url"] or "-",
         "FLAVOR": r["flavor"] or "-",
         "STARTED": when(_timestamp(r["started"])),
-        "IDLE": duration(r["idle_seconds"]), "LEFT": r["time_left"] or "-",
+        "IDLE": duration(r["idle_seconds"]), "LEFT": left(r),
         "FOLDER": r["folder"].replace(home, "~", 1) if r["folder"].startswith(home + "/") else r["folder"],
     } for r in rows], columns=list(COLUMNS))
     return fit(frame, shrinkable=(("FOLDER", 12), ("NAME", 20), ("NODE", 8), ("URL", 24),
