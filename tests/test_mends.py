@@ -125,3 +125,15 @@ def test_the_test_cluster_ends_its_own_job_steps_and_no_other_slurmstepd(slurm):
         for stranger in strangers:
             stranger.kill()
             stranger.wait()
+
+
+def test_a_project_made_under_a_group_writable_umask_is_the_users_alone(user):
+    """Clusters often give users umask 002: init's files must not come out group-writable, or the
+    project's own sheet is refused as one others may change."""
+    made = user.run("bash", "-c", f"umask 002 && {BIN / 'startnotebook'} init umask-project")
+    assert made.returncode == 0, made.stderr
+    project = user.home / "umask-project"
+    for path in [project, project / "config", project / "config/sessions.tsv", project / "workflow/Snakefile"]:
+        assert path.stat().st_mode & 0o022 == 0, f"{path} is {oct(path.stat().st_mode)}"
+    check = user.startnotebook("--check", "--name", "my-analysis", cwd=project)
+    assert check.returncode == 0, check.stderr

@@ -5,6 +5,7 @@ writes one). Existing files are never overwritten: if any is there, nothing is w
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -59,6 +60,8 @@ SHEET = (
 )
 
 WORKFLOW_PROFILE = Path("workflow/profiles/default/config.yaml")
+PROJECT_FILE_MODE = 0o644
+PROJECT_FOLDER_MODE = 0o755
 
 
 def project_files() -> dict[Path, str]:
@@ -91,9 +94,13 @@ def write_project(folder: Path) -> list[Path]:
                              "none of its files is (nothing was written)")
     written = []
     try:
+        folder.mkdir(mode=PROJECT_FOLDER_MODE, parents=True, exist_ok=True)
         for path, text in files.items():
-            (folder / path).parent.mkdir(parents=True, exist_ok=True)
-            with open(folder / path, "x") as stream:
+            # Modes of their own, not the umask's: under a group-writable umask (002, common on
+            # clusters) the project's config would be others' to change, and refused as such.
+            (folder / path).parent.mkdir(mode=PROJECT_FOLDER_MODE, parents=True, exist_ok=True)
+            fd = os.open(folder / path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PROJECT_FILE_MODE)
+            with os.fdopen(fd, "w") as stream:
                 stream.write(text)
             written.append(folder / path)
     except OSError as error:
