@@ -39,7 +39,7 @@ system-packages:
 	tests/setup/install-system-packages
 
 test: install system-packages
-	$(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -ra --durations=25 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .snakemake build dist labextension/node_modules labextension/lib
