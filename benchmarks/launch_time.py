@@ -422,7 +422,7 @@ def main() -> None:
                 for index in range(args.users):
                     users.append(Account(f"{args.account_prefix}-bench{index}", slurm_conf=cluster.conf, bin_dir=BIN))
                     slurm_profile(users[-1])
-                at_once(figures, f"{args.users} users", users[1:], share, lone)
+                at_once(figures, f"{args.users} users", users[-args.users:], share, lone)
     finally:
         for user in users:
             user.kill_processes()
