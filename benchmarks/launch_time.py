@@ -22,7 +22,10 @@ it creates. Measured, interleaved round by round so that a noisy moment hits bot
   launch commands' CPU (login side, per launch) apart from the servers' (on the nodes), and the
   servers' memory;
 * ``list`` of that one user's sessions once 80 % of them ended (``stop``) and 20 % run: seconds,
-  and how many ``squeue`` it ran.
+  and how many ``squeue`` it ran;
+* ``list`` of 100 sessions of another user, whatever ``--concurrent`` says: 20 running (launched
+  at once, SLURM jobs; local servers with ``--no-slurm``), 80 ended (one stopped launch's
+  records, copied under 80 names).
 
 Targets (issues "One launch, one process" and "A lean launch"): SLURM / bare <= 0.9, local / bare
 <= 1.2 also with a dead controller configured, CPU per launch <= 1.0 s (stretch 0.6), RPCs 1 (at
@@ -260,7 +263,14 @@ def list_of_many(user: Account, names: list[str], cluster: test_cluster.Cluster)
         code, _, err, _ = run_measured(user, str(BIN / "startnotebook"), "stop", name)
         if code != 0:
             raise RuntimeError(err)
+    return timed_list(user)
+
+
+def timed_list(user: Account) -> tuple[float, int]:
+    """``startnotebook list --all`` of every session the user has: seconds, and how many
+    ``squeue`` it ran (counted through a pass-through wrapper on PATH)."""
     calls, shims = user.home / "squeue-calls", user.home / "shims"
+    calls.unlink(missing_ok=True)
     shims.mkdir(exist_ok=True)
     shim = shims / "squeue"
     shim.write_text(f'#!/bin/sh\necho squeue >> {calls}\nexec /usr/bin/squeue "$@"\n')
@@ -274,6 +284,41 @@ def list_of_many(user: Account, names: list[str], cluster: test_cluster.Cluster)
         raise RuntimeError(err)
     squeues = len(calls.read_text().splitlines()) if calls.exists() else 0
     return elapsed, squeues
+
+
+def list_of_a_hundred(user: Account, slurm: bool, count: int = 100, running: int = 20) -> tuple[float, int]:
+    """``list --all`` of ``count`` sessions of which ``running`` run (real servers, launched at
+    once: SLURM jobs with the cluster, local servers without it; long timeouts) and the others
+    ended (one real launch, stopped, its launch record copied under the other names, as a user's
+    past sessions are): seconds, and the ``squeue`` calls."""
+    import threading
+
+    options = ("--profile", "slurm", "--flavor", "tiny") if slurm else ()
+    failures: list[str] = []
+
+    def launch(name: str) -> None:
+        code, _, err, _ = run_measured(user, str(BIN / "startnotebook"), *options, "--name", name,
+                                       "--notebook-timeout", "3600", "--kernel-timeout", "3600")
+        if code != 0:
+            failures.append(err.strip().splitlines()[-1] if err.strip() else f"exit {code}")
+
+    threads = [threading.Thread(target=launch, args=(f"listed-{index}",)) for index in range(running)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    launch("past-0")
+    code, _, err, _ = run_measured(user, str(BIN / "startnotebook"), "stop", "past-0")
+    if failures or code != 0:
+        raise RuntimeError(f"sessions to list: {failures[:3] or err}")
+    past = user.home / "past-0" / ".startnotebook"
+    for index in range(1, count - running):
+        copy = user.home / f"past-{index}" / ".startnotebook"
+        shutil.copytree(past, copy, ignore=shutil.ignore_patterns("lock", "snakemake", "tls"))
+        for launch_json in copy.glob("launches/*/launch.json"):
+            launch_json.write_text(launch_json.read_text().replace('"past-0"', f'"past-{index}"'))
+        subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(copy.parent)], check=True)
+    return timed_list(user)
 
 
 def check_seconds(user: Account, rounds: int, env: dict | None = None) -> float:
@@ -316,6 +361,8 @@ def main() -> None:
     parser.add_argument("--no-slurm", action="store_true", help="only the local backend and --check")
     parser.add_argument("--concurrent", type=int, default=100, help="launches at once (0: none)")
     parser.add_argument("--users", type=int, default=20, help="users sharing the launches at once")
+    parser.add_argument("--account-prefix", default="ln", help="the test accounts' names start "
+                        "with sntest-PREFIX-bench (an existing one is removed first)")
     args = parser.parse_args()
     rows, figures = [], {}
     try:
@@ -330,7 +377,7 @@ def main() -> None:
     try:
         if not args.no_slurm:
             cluster = RoomyCluster(state).start()
-        user = Account("ln-bench", slurm_conf=cluster.conf if cluster else None, bin_dir=BIN)
+        user = Account(f"{args.account_prefix}-bench", slurm_conf=cluster.conf if cluster else None, bin_dir=BIN)
         users.append(user)
         stale = {"SLURM_CONF": str(stale_slurm_conf(user))}
         figures["--check (s)"] = check_seconds(user, args.rounds)
@@ -346,6 +393,16 @@ def main() -> None:
         LAUNCH_CPU.clear()
         if cluster is not None:
             slurm_profile(user)
+        lister = Account(f"{args.account_prefix}-bench-list", slurm_conf=cluster.conf if cluster else None, bin_dir=BIN)
+        users.append(lister)
+        if cluster is not None:
+            slurm_profile(lister)
+        figures["list of 100 (80 ended, 20 running) (s)"], figures["list of 100: squeue calls"] = \
+            list_of_a_hundred(lister, slurm=cluster is not None)
+        if cluster is not None:
+            lister.run("scancel", "-u", lister.name)
+        lister.kill_processes()
+        if cluster is not None:
             for index in range(args.rounds):
                 rows.append(("slurm", "bare sbatch + jupyter server", index, bare_sbatch(user, cluster, index)))
                 rows.append(("slurm", "startnotebook --profile slurm", index, launch_slurm(user, index)))
@@ -363,9 +420,9 @@ def main() -> None:
                 user.kill_processes()
                 share = max(1, args.concurrent // args.users)
                 for index in range(args.users):
-                    users.append(Account(f"ln-bench{index}", slurm_conf=cluster.conf, bin_dir=BIN))
+                    users.append(Account(f"{args.account_prefix}-bench{index}", slurm_conf=cluster.conf, bin_dir=BIN))
                     slurm_profile(users[-1])
-                at_once(figures, f"{args.users} users", users[1:], share, lone)
+                at_once(figures, f"{args.users} users", users[-args.users:], share, lone)
     finally:
         for user in users:
             user.kill_processes()
@@ -402,7 +459,8 @@ TARGETS = {"local": 1.2, "local, dead controller": 1.2, "slurm": 0.9}
 OTHER_TARGETS = {"--check (s)": 1.0, "--check, dead controller configured (s)": 1.0,
                  "CPU per local launch (s)": 1.0, "CPU per SLURM launch (s)": 1.0,
                  "RPCs, job starts at once": 1, "RPCs, after a 20 s queue wait": 4, "list (s)": 1.0,
-                 "list: squeue calls": 1}
+                 "list: squeue calls": 1, "list of 100 (80 ended, 20 running) (s)": 1.0,
+                 "list of 100: squeue calls": 1}
 
 
 def report(table: pandas.DataFrame, figures: dict) -> None:

@@ -135,3 +135,51 @@ def test_jupyter_accepts_the_password_hash_of_a_launch():
     hashed = hash_password(password)
     assert passwd_check(hashed, password) and not passwd_check(hashed, password + "x")
     assert len(password) >= 24
+
+
+def test_a_table_fits_100_columns_cutting_the_longest_cells_first():
+    from startnotebook.tables import fit
+
+    rows = [{"NAME": "n" * 40, "URL": "http://" + "u" * 60, "FOLDER": "~/" + "f" * 50},
+            {"NAME": "short", "URL": "-", "FOLDER": "~/s"}]
+    text = fit(rows, ["NAME", "URL", "FOLDER"], shrinkable=(("FOLDER", 12), ("NAME", 20), ("URL", 24)))
+    header, first, second = text.splitlines()
+    assert max(map(len, (header, first, second))) <= 100
+    assert header.split() == ["NAME", "URL", "FOLDER"] and second.split() == ["short", "-", "~/s"]
+    assert first.split()[2] == "~/" + "f" * 9 + "…"  # the folder first, down to 12 characters
+
+
+def test_servers_are_asked_at_once_and_answer_in_order():
+    import threading
+    import time
+
+    from startnotebook.client import concurrently
+
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def ask(index: int) -> int:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)  # one round trip
+        with lock:
+            inside[0] -= 1
+        return index * 2
+
+    start = time.monotonic()
+    assert concurrently(ask, list(range(20))) == [index * 2 for index in range(20)]
+    assert time.monotonic() - start < 0.5 and most[0] > 1
+
+
+def test_yte_is_imported_without_numpy_which_stays_importable():
+    import subprocess
+
+    probe = ("import sys; from startnotebook.quick_imports import yte_without_numpy; "
+             "yte_without_numpy(); import yte; assert 'numpy' not in sys.modules, 'numpy imported'; "
+             "print(yte.process_yaml('a: 1'))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "{'a': 1}", result.stderr
+    importable = subprocess.run([sys.executable, "-c", probe.replace("print(", "import numpy; print(")],
+                                capture_output=True, text=True, timeout=60)
+    assert importable.returncode == 0, importable.stderr

@@ -29,3 +29,20 @@ def skip_format_checkers_a_launch_does_not_use() -> None:
     if "jsonschema" not in sys.modules:
         for module in UNUSED_BY_A_LAUNCH:
             sys.modules.setdefault(module, None)
+
+
+def yte_without_numpy() -> None:
+    """Import yte (Snakemake's profile parser) with numpy out of sight: yte imports numpy only to
+    turn numpy values into plain ones (it falls back to the identity without it), and a profile
+    parsed from YAML holds none; numpy's import is ~0.1 CPU-s of every launch. numpy is out of
+    sight for that one import only: whatever imports it later gets it as usual."""
+    if "yte" in sys.modules or "numpy" in sys.modules:
+        return
+    sys.modules["numpy"] = None  # `import numpy` raises ModuleNotFoundError meanwhile
+    try:
+        import yte  # noqa: F401
+    except ImportError:
+        pass  # Snakemake says so itself when it needs yte
+    finally:
+        if "numpy" in sys.modules and sys.modules["numpy"] is None:
+            del sys.modules["numpy"]

@@ -142,6 +142,10 @@ class _RecordValidator:
         self._best_match = jsonschema.exceptions.best_match
 
     def best_match_error(self, record: dict):
+        # Nearly every record is valid: is_valid stops at nothing to collect and sort, while
+        # best_match ranks every error; it is asked only to word the damage of a bad record.
+        if self._validator.is_valid(record):
+            return None
         return self._best_match(self._validator.iter_errors(record))
 
 

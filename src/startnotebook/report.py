@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .launching import LaunchPlan
+if TYPE_CHECKING:  # (list and info read enforces_wall_time; they need no launch machinery)
+    from .launching import LaunchPlan
 
 #: What --check and info say when no profile applies: the shipped defaults, whose backend is local.
 NO_PROFILE = "none (this machine)"

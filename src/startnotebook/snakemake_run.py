@@ -29,6 +29,7 @@ from typing import TextIO
 from . import resources
 from .errors import SessionFolderError
 from .launching import LaunchPlan
+from .quick_imports import yte_without_numpy
 from .snakefile import hand_over
 
 
@@ -88,6 +89,7 @@ def run_workflow(plan: LaunchPlan, log_path: Path, echo: TextIO | None = None) -
         lines = _Lines(log, echo, "[workflow] ")
         with contextlib.redirect_stderr(lines), contextlib.redirect_stdout(lines):
             with _plugins_for(local=runs_locally(plan)):
+                yte_without_numpy()
                 from snakemake.cli import args_to_api, parse_args
 
                 parser, args = parse_args(snakemake_argv(plan))

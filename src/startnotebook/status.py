@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .backends import Backend, JobStatus, get_backend
-from .client import Impostor, Server
+from .client import Impostor, Server, concurrently
 from .errors import StartNotebookError
 from .heartbeat import launch_waits
 from .records import LaunchRecord
@@ -241,10 +241,17 @@ def statuses(sessions: list[Session], backend_name: str) -> list[SessionStatus]:
         for name, group in by_backend.items():
             for job_id, status in get_backend(name).statuses(group).items():
                 answers[(name, job_id)] = status
-        for session, job in zip(asking, jobs, strict=True):
+        backends = {name: get_backend(name) for name in by_backend}
+
+        def from_job(asked: tuple[Session, dict]) -> SessionStatus:
+            session, job = asked
             name = job.get("backend", backend_name)
-            told[session.name] = _from_job(session, latest[session.name], answers[(name, job["id"])],
-                                           get_backend(name))
+            return _from_job(session, latest[session.name], answers[(name, job["id"])], backends[name])
+
+        # Each live session's server is asked its proof: all at once, not one after the other.
+        for session, status in zip(asking, concurrently(from_job, list(zip(asking, jobs, strict=True))),
+                                   strict=True):
+            told[session.name] = status
     return [told[session.name] for session in sessions]
 
 

@@ -49,20 +49,18 @@ def left(row: dict) -> str:
 
 
 def table(rows: list[dict], home: str) -> str:
-    import pandas
-
     from ..tables import fit
 
-    frame = pandas.DataFrame([{
+    cells = [{
         "NAME": r["name"], "STATE": r["state"], "BACKEND": r["backend"] or "-",
         "JOB": r["job_id"] or "-", "NODE": r["node"] or "-", "URL": r["url"] or "-",
         "FLAVOR": r["flavor"] or "-",
         "STARTED": when(_timestamp(r["started"])),
         "IDLE": duration(r["idle_seconds"]), "LEFT": left(r),
         "FOLDER": r["folder"].replace(home, "~", 1) if r["folder"].startswith(home + "/") else r["folder"],
-    } for r in rows], columns=list(COLUMNS))
-    return fit(frame, shrinkable=(("FOLDER", 12), ("NAME", 20), ("NODE", 8), ("URL", 24),
-                                  ("FOLDER", 6), ("NAME", 10), ("URL", 12)))
+    } for r in rows]
+    return fit(cells, COLUMNS, shrinkable=(("FOLDER", 12), ("NAME", 20), ("NODE", 8), ("URL", 24),
+                                         ("FOLDER", 6), ("NAME", 10), ("URL", 12)))
 
 
 def _timestamp(text: str | None) -> float | None:

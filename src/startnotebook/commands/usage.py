@@ -54,8 +54,6 @@ def summary(uses: list[accounting.Use], source: str, since: str | None) -> dict:
 
 
 def table(report: dict) -> str:
-    import pandas
-
     from ..tables import fit
 
     rows = [{"SESSION": s["name"], "LAUNCHES": s["launches"], "CORE-HOURS": f"{s['core_hours']:.3f}",
@@ -63,9 +61,8 @@ def table(report: dict) -> str:
     total = report["total"]
     rows.append({"SESSION": "total", "LAUNCHES": total["launches"],
                  "CORE-HOURS": f"{total['core_hours']:.3f}", "MEMORY GB-HOURS": f"{total['gb_hours']:.3f}"})
-    frame = pandas.DataFrame(rows, columns=["SESSION", "LAUNCHES", "CORE-HOURS", "MEMORY GB-HOURS"])
     source = "SLURM accounting (sacct)" if report["source"] == "accounting" else "launch records"
-    return fit(frame, shrinkable=(("SESSION", 12),)) + f"\n(from the {source}" + (
+    return fit(rows, ["SESSION", "LAUNCHES", "CORE-HOURS", "MEMORY GB-HOURS"], shrinkable=(("SESSION", 12),)) + f"\n(from the {source}" + (
         f", since {report['since']})" if report["since"] else ")")
 
 
