@@ -1,21 +1,16 @@
 """What the user's sessions used: cores and memory over time, per launch.
 
 From the launch records (the job writes when it started and when it exited, its launch record
-says its cores and memory), or, where the cluster keeps accounting (slurmdbd), from ``sacct``
-for SLURM jobs: one call for all of them. ``sacct`` is only asked where the controller says
-accounting is kept; without slurmdbd it would hang.
+says its cores and memory), or, where the batch system keeps accounting, from the backend's
+accounting (SLURM: ``sacct`` where slurmdbd keeps it), one question per backend for all jobs.
 """
 
 from __future__ import annotations
 
-import re
-import subprocess
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
 
-from .backends.slurm import CONTROLLER_TIMEOUT
-from .errors import ControllerUnreachable
+from .backends import Accounted, get_backend
 from .records import LaunchRecord
 from .session import Session
 from .status import last_sign_of_life
@@ -68,55 +63,27 @@ def from_records(sessions: list[Session], since: float | None = None) -> list[Us
     return [use for use in uses if since is None or use.start >= since]
 
 
-# --- SLURM's accounting ------------------------------------------------------------------------------
-def accounting_kept() -> bool:
-    """Does the cluster keep accounting (slurmdbd)? One question to the controller."""
-    try:
-        result = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True,
-                                timeout=CONTROLLER_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    match = re.search(r"^AccountingStorageType\s*=\s*(\S+)", result.stdout, re.M)
-    return bool(match) and match.group(1) == "accounting_storage/slurmdbd"
-
-
-def _memory_mb(tres: str) -> int | None:
-    match = re.search(r"mem=([0-9.]+)([KMGT]?)", tres)
-    if not match:
-        return None
-    factor = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2)]
-    return round(float(match.group(1)) * factor)
-
-
-def _slurm_time(text: str) -> float | None:
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None  # "Unknown" (still running) or "None"
-
-
+# --- the batch system's accounting -------------------------------------------------------------------
 def from_accounting(uses: list[Use]) -> list[Use]:
-    """``uses`` with SLURM jobs' times, cores and memory as ``sacct`` has them (one call)."""
-    slurm = {use.job_id: use for use in uses if use.backend == "slurm"}
-    if not slurm:
-        return uses
-    try:
-        result = subprocess.run(
-            ["sacct", "--noheader", "--parsable2", "--allocations", "--jobs", ",".join(slurm),
-             "--format=JobIDRaw,Start,End,AllocCPUS,AllocTRES"],
-            capture_output=True, text=True, timeout=CONTROLLER_TIMEOUT)
-    except subprocess.TimeoutExpired as error:
-        raise ControllerUnreachable("SLURM's accounting (sacct) did not answer") from error
-    if result.returncode != 0:
-        message = (result.stderr.strip().splitlines() or ["no message"])[-1]
-        raise ControllerUnreachable(f"sacct failed: {message}")
+    """``uses`` with each job's times, cores and memory as its backend's accounting has them
+    (one question per backend)."""
+    by_backend: dict[str, list[Use]] = {}
+    for use in uses:
+        by_backend.setdefault(use.backend, []).append(use)
     accounted = {}
-    for line in result.stdout.splitlines():
-        job_id, start, end, cpus, tres = line.split("|")
-        use = slurm.get(job_id)
-        started = _slurm_time(start)
-        if use is None or started is None:
-            continue
-        accounted[job_id] = replace(use, start=started, end=_slurm_time(end), cpus=int(cpus),
-                                    mem_mb=_memory_mb(tres) or use.mem_mb)
-    return [accounted.get(use.job_id, use) if use.backend == "slurm" else use for use in uses]
+    for name, of_backend in by_backend.items():
+        for job_id, found in get_backend(name).accounted([use.job_id for use in of_backend]).items():
+            accounted[(name, job_id)] = found
+    return [_as_accounted(use, accounted.get((use.backend, use.job_id))) for use in uses]
+
+
+def _as_accounted(use: Use, found: Accounted | None) -> Use:
+    if found is None:
+        return use
+    return replace(use, start=found.start, end=found.end, cpus=found.cpus,
+                   mem_mb=found.mem_mb or use.mem_mb)
+
+
+def accounting_kept(uses: list[Use]) -> bool:
+    """Does the backend of any of ``uses`` keep accounting? Each asked once at most."""
+    return any(get_backend(name).keeps_accounting() for name in dict.fromkeys(use.backend for use in uses))

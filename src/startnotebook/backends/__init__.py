@@ -40,6 +40,16 @@ class JobStatus:
         return bool(self.alive) or self.stuck
 
 
+@dataclass(frozen=True)
+class Accounted:
+    """A job's use as the batch system's accounting has it (times in epoch seconds)."""
+
+    start: float
+    end: float | None  # None: still running
+    cpus: int
+    mem_mb: int | None  # None: accounting does not say
+
+
 class Backend(ABC):
     name: str
     #: The address the server listens on, and the host put in the URL ("" = the node's address).
@@ -71,6 +81,15 @@ class Backend(ABC):
 
     def status(self, job: dict) -> JobStatus:
         return self.statuses([job])[job["id"]]
+
+    def keeps_accounting(self) -> bool:
+        """Whether the batch system keeps its own record of what jobs used (``usage``)."""
+        return False
+
+    def accounted(self, job_ids: list[str]) -> dict[str, Accounted]:
+        """What the batch system's accounting says each job (by id) used, one question for all;
+        jobs it does not know are left out."""
+        return {}
 
     def check_delays(self):
         """Seconds to wait before each status check of a job being launched (jittered)."""

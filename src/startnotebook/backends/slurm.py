@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+from datetime import datetime
 
 from ..errors import ControllerUnreachable, SubmitError
 from ..job import JobSpec, check_container, server_command
-from . import Backend, JobStatus
+from . import Accounted, Backend, JobStatus
 
 #: squeue states of a job that can still start or is running.
 LIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "REQUEUED", "REQUEUE_HOLD",
@@ -146,3 +147,49 @@ class SlurmBackend(Backend):
         result = _ask(["scancel", "--quiet", job["id"]])
         if result.returncode != 0 and "Invalid job id" not in result.stderr:
             raise ControllerUnreachable(f"scancel of job {job['id']} failed: {_last_line(result.stderr)}")
+
+    # --- accounting (slurmdbd), for ``usage`` ------------------------------------------------------
+    def keeps_accounting(self) -> bool:
+        """One question to the controller. Without slurmdbd, ``sacct`` would hang: ask first."""
+        try:
+            result = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True,
+                                    timeout=CONTROLLER_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        match = re.search(r"^AccountingStorageType\s*=\s*(\S+)", result.stdout, re.M)
+        return bool(match) and match.group(1) == "accounting_storage/slurmdbd"
+
+    def accounted(self, job_ids: list[str]) -> dict[str, Accounted]:
+        if not job_ids:
+            return {}
+        try:
+            result = subprocess.run(
+                ["sacct", "--noheader", "--parsable2", "--allocations", "--jobs", ",".join(job_ids),
+                 "--format=JobIDRaw,Start,End,AllocCPUS,AllocTRES"],
+                capture_output=True, text=True, timeout=CONTROLLER_TIMEOUT)
+        except subprocess.TimeoutExpired as error:
+            raise ControllerUnreachable("SLURM's accounting (sacct) did not answer") from error
+        if result.returncode != 0:
+            raise ControllerUnreachable(f"sacct failed: {_last_line(result.stderr)}")
+        found = {}
+        for line in result.stdout.splitlines():
+            job_id, start, end, cpus, tres = line.split("|")
+            started = _sacct_time(start)
+            if job_id in job_ids and started is not None:
+                found[job_id] = Accounted(started, _sacct_time(end), int(cpus), _memory_mb(tres))
+        return found
+
+
+def _memory_mb(tres: str) -> int | None:
+    match = re.search(r"mem=([0-9.]+)([KMGT]?)", tres)
+    if not match:
+        return None
+    factor = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2)]
+    return round(float(match.group(1)) * factor)
+
+
+def _sacct_time(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None  # "Unknown" (still running) or "None"

@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     uses = accounting.from_records(found, _since(args.since))
     source = "records"
     wants_accounting = args.source == "accounting" or (
-        args.source == "auto" and any(use.backend == "slurm" for use in uses) and accounting.accounting_kept())
+        args.source == "auto" and accounting.accounting_kept(uses))
     if wants_accounting:
         uses, source = accounting.from_accounting(uses), "accounting"
     report = summary(uses, source, args.since)
