@@ -183,3 +183,16 @@ def test_yte_is_imported_without_numpy_which_stays_importable():
     importable = subprocess.run([sys.executable, "-c", probe.replace("print(", "import numpy; print(")],
                                 capture_output=True, text=True, timeout=60)
     assert importable.returncode == 0, importable.stderr
+
+
+def test_accounting_is_asked_of_the_backend_and_the_local_one_keeps_none():
+    """``usage`` asks each backend of its own accounting: the local backend keeps none and is
+    asked nothing; SLURM's memory in sacct's TRES is read in MB whatever its unit."""
+    from startnotebook.accounting import Use, accounting_kept, from_accounting
+    from startnotebook.backends.slurm import _memory_mb
+
+    use = Use("here", "l1", "local", "4242", 100.0, 200.0, 1, 512)
+    assert not accounting_kept([use])
+    assert from_accounting([use]) == [use]
+    assert [_memory_mb(tres) for tres in ("cpu=2,mem=1G,node=1", "mem=512M", "mem=1536K", "cpu=1")] \
+        == [1024, 512, 2, None]
