@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 from .records import Damaged, LaunchRecord, read_json, write_private
-from .session import Session
 
 #: Seconds between two renewals by the launch.
 EVERY = 10
@@ -81,8 +80,3 @@ def renewed_elsewhere(record: LaunchRecord) -> str | None:
     if not isinstance(host, str) or host == socket.gethostname():
         return None
     return host if time.time() - renewed < STALE else None
-
-
-def launch_waits(session: Session, record: LaunchRecord) -> bool:
-    """Does the launch of ``record`` still wait for its job (alive here, or elsewhere)?"""
-    return session.launch_in_progress() or renewed_elsewhere(record) is not None

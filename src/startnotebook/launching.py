@@ -5,10 +5,12 @@ process with that plan) and ``snakemake notebook_NAME`` (whose Snakefile makes t
 target is asked for). Either way one object, the :class:`LaunchPlan`, carries the session's checked
 folder, its resolved settings and the launch's record to every rule of the workflow.
 
-Whether a session runs is decided here and only here (:func:`assess`): from its launch records
-first, asking the backend only about a record whose job may still live (one question), and
-calling a launch "running" only if its server answers and proves it is that launch's (client.py);
-something else on its port is reported as such, never shut down and never sent the password.
+Whether a session runs, and what an earlier launch left to retire, is judged by
+:func:`startnotebook.judgement.judge`, as for ``list``, ``info`` and ``stop``: :func:`assess`
+gathers what it needs (the records first, the backend asked only about a record whose job may
+still live, one question) and acts on its answer. A launch is "running" only if its server
+answers and proves it is that launch's (client.py); something else on its port is reported as
+such, never shut down and never sent the password.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ from urllib.parse import urlsplit
 
 from . import image
 from .backends import Backend, JobStatus, get_backend
-from .client import Impostor, Server, Unreachable
+from .client import Unreachable
 from .config import SessionSettings, Site
 from .errors import ControllerUnreachable, SessionRunning, StartNotebookError
-from .heartbeat import Heartbeat, renewed_elsewhere
+from .heartbeat import Heartbeat
 from .job import Container, JobSpec
+from .judgement import PENDING, RUNNING, UNKNOWN, Judgement, answer_of, facts_of, judge, needs_answer, server_of
 from .records import LaunchRecord, write_json
 from .session import Session
-from .status import answering_server
 
 
 class Progress:
@@ -48,107 +50,66 @@ class Progress:
 # --- is it running? ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Assessment:
-    """What a session's launch records say, checked against the backend and the server."""
+    """What the judgement of a session's latest launch means for a new launch."""
 
     running: LaunchRecord | None = None  # a launch whose server answers: nothing to start
     connection: dict | None = None  # ... and how to reach it
     stale: LaunchRecord | None = None  # an earlier launch to retire before a new one
-    stale_job: dict | None = None  # its job, still alive: to cancel
-    stale_server: Server | None = None  # its server, still answering outside any job: to shut down
+    judgement: Judgement | None = None  # ... of it: why, and what is left of it to end
     notice: str | None = None  # what to tell the user about the stale launch
 
 
 def assess(session: Session, backend: Backend) -> Assessment:
     """Is ``session`` running? Asks the backend once at most, and only about a live record."""
     latest = session.latest()
-    if latest is None or latest.end() is not None:
-        return Assessment()
-    name, damage = session.name, latest.damage()
-    elsewhere = renewed_elsewhere(latest) if not latest.connection_file.exists() else None
-    if elsewhere:
+    facts = facts_of(session, latest)
+    job = backend.status(facts.job) if facts.job is not None and facts.end is None else None
+    judgement = judge(facts, job, answer_of(latest) if needs_answer(facts) else None)
+    name = session.name
+    if judgement.state == UNKNOWN:
+        raise ControllerUnreachable(
+            f"cannot tell whether {name}'s job {facts.job['id']} still runs: {judgement.reason}")
+    if judgement.state == PENDING:
         # Alive on another login node, where this one's lock is not seen (a lock on a shared file
         # system may be node-local). On this node the lock, held now by us, says it died.
-        raise StartNotebookError(f"a launch of {name} is in progress on {elsewhere}; wait for it there")
-    job, handover = latest.job(), latest.handover()
-    server = Server.from_handover(handover, latest) if handover else None
-    if job is None:
-        job_damage = latest.damage_of(latest.job_file)
-        if job_damage is not None:
-            return _with_damaged_job(session, latest, job_damage)
-        why = f"its record is damaged ({damage[0]})" if damage else "it never submitted its job"
-        # A server it may have started all the same is found by its handover.
-        live = server if server is not None and server.answers() else None
-        return Assessment(stale=latest, stale_server=live,
-                          notice=f"the last launch of {name} did not finish: {why}; launching afresh")
-    status = backend.status(job)
-    if status.alive is None:
-        raise ControllerUnreachable(
-            f"cannot tell whether {name}'s job {job['id']} still runs: {status.reason}")
-    connection = latest.connection()
-    if status.alive:
-        problem = server.check() if connection is not None and server is not None else None
-        if connection is not None and server is not None and problem is None:
-            return Assessment(running=latest, connection=connection)
-        if connection is None:
-            why = f"its record is damaged ({damage[0]})" if damage else "the launch was interrupted"
-        elif isinstance(problem, Impostor):
-            why = str(problem)
-        else:
-            why = f"its server no longer answers at {connection['url']}"
-        return Assessment(stale=latest, stale_job=job,
-                          notice=f"the last launch of {name} is stale ({why}); its job {job['id']} "
-                                 "is cancelled and the session launched afresh")
-    if status.stuck:
-        # It would sit in the queue for ever.
-        return Assessment(stale=latest, stale_job=job,
-                          notice=f"the last launch of {name} can never start ({status}); its job "
-                                 f"{job['id']} is cancelled and the session launched afresh")
-    problem = server.check() if server is not None else None
-    if server is not None and problem is None:
-        # The job ended (a node lost to SLURM) but its server lives on, outside any allocation.
-        return Assessment(stale=latest, stale_server=server,
-                          notice=f"the last server of {name} still answers at {server.url} although "
-                                 f"its job {job['id']} ended ({status}); it is shut down")
-    if isinstance(problem, Impostor):
-        # Its port was taken by someone else's process: not ours to shut down, nor to log in to.
-        return Assessment(stale=latest, notice=f"the last launch of {name} ended (job {job['id']}: "
-                                               f"{status}) and {problem}; launching afresh")
-    if damage:
-        return Assessment(stale=latest, notice=f"the record of {name}'s last launch is damaged "
-                                               f"({damage[0]}); launching afresh")
-    return Assessment(stale=latest)
+        raise StartNotebookError(f"a launch of {name} is in progress on {facts.launching_on or 'another node'}; "
+                                 "wait for it there")
+    if judgement.state == RUNNING:
+        if facts.connection is None:
+            raise SessionRunning(f"{name}'s last launch runs but its record is damaged ({judgement.reason}); "
+                                 f"`startnotebook stop {name}` ends it")
+        return Assessment(running=latest, connection=facts.connection)
+    if judgement.retire is None:
+        return Assessment()  # ended, and on record: nothing is left of it
+    return Assessment(stale=latest, judgement=judgement,
+                      notice=_notice(name, judgement) if judgement.tell else None)
 
 
-def _with_damaged_job(session: Session, latest: LaunchRecord, damage: str) -> Assessment:
-    """Its job record cannot be read, so its job cannot be asked: its server can. One that still
-    answers is the session, running (never a second server beside it); otherwise the launch is
-    retired, once, and the session launched afresh."""
-    server = answering_server(latest)
-    if server is None:
-        return Assessment(stale=latest, notice=f"the record of {session.name}'s last launch is "
-                                               f"damaged ({damage}); launching afresh")
-    connection = latest.connection()
-    if connection is not None:
-        return Assessment(running=latest, connection=connection)
-    raise SessionRunning(f"{session.name}'s last launch has a damaged record ({damage}) but its "
-                         f"server still answers at {server.url}; `startnotebook stop "
-                         f"{session.name}` ends it")
+def _notice(name: str, judgement: Judgement) -> str:
+    """What a new launch tells of the earlier one it retires."""
+    retire = judgement.retire
+    if retire.cancel is not None:
+        return (f"the last launch of {name} is stale: {judgement.reason}; its job {retire.cancel['id']} "
+                "is cancelled and the session launched afresh")
+    if retire.shut_down:
+        return f"the last launch of {name} failed: {judgement.reason}; it is shut down, launching afresh"
+    return f"the last launch of {name} {judgement.state}: {judgement.reason}; launching afresh"
 
 
 def retire(assessment: Assessment, backend: Backend, progress: Progress) -> None:
-    """End what an earlier launch left behind, and record it as ended."""
-    stale = assessment.stale
+    """End what an earlier launch left behind, as its judgement says, and record it as ended."""
+    stale, judgement = assessment.stale, assessment.judgement
     if stale is None:
         return
-    if assessment.stale_job is not None:
-        backend.cancel(assessment.stale_job)
-    if assessment.stale_server is not None and stale.password():
+    if judgement.retire.cancel is not None:
+        backend.cancel(judgement.retire.cancel)
+    server, password = server_of(stale), stale.password()
+    if judgement.retire.shut_down and server is not None and password:
         try:
-            assessment.stale_server.shutdown(stale.password())
+            server.shutdown(password)
         except Unreachable as error:
             progress.notice(f"the last server could not be shut down: {error}")
-    stale.close("failed" if assessment.notice else "ended",
-                assessment.notice or "the job ended", ended=time.time())
+    stale.close(judgement.state, judgement.reason, ended=time.time())
 
 
 # --- a new launch ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from .backends import Backend, JobStatus
+from .backends import UNKNOWN, Backend, JobStatus
 from .client import Server
 from .errors import LaunchInterrupted, ServerFailed
 from .records import LaunchRecord
@@ -54,7 +54,7 @@ def wait_for_server(record: LaunchRecord, job: dict, backend: Backend, timeout: 
     deadline = time.monotonic() + timeout
     delays = backend.check_delays()
     next_check = time.monotonic() + next(delays)
-    status = JobStatus(None, "SUBMITTED")
+    status = JobStatus(UNKNOWN, "SUBMITTED")
     while True:
         if INTERRUPTED.is_set():
             raise LaunchInterrupted("interrupted while waiting for the notebook URL; the job was cancelled")

@@ -14,30 +14,60 @@ from ..errors import ConfigError
 from ..job import JobSpec
 
 
+#: A job's state, in every backend's words (as batchspawner has them): waiting in the queue,
+#: running, ended, or not known right now (the batch system does not answer).
+PENDING, RUNNING, ENDED, UNKNOWN = "pending", "running", "ended", "unknown"
+#: How an ended job ended: its script exited by itself; its wall time was reached; the batch
+#: system ended it otherwise (cancelled, node lost, out of memory, ...); or it is gone and how
+#: is not known (counted as ending by itself: the job records its own end when it can).
+COMPLETED, WALL_TIME, FAILED, GONE = "completed", "wall time", "failed", "gone"
+
+
 @dataclass(frozen=True)
 class JobStatus:
-    """What a backend knows of a job now. ``alive`` is None when it cannot tell."""
+    """What a backend knows of a job now, in scheduler-neutral terms (:data:`PENDING`, ...).
 
-    alive: bool | None
-    label: str  # PENDING, RUNNING, COMPLETED, CANCELLED, NODE_FAIL, ... ; ENDED; UNKNOWN
+    What the batch system's own words mean is its backend's business alone; ``label`` carries
+    those words (SLURM's ``PENDING``, ``NODE_FAIL``, ...) to be shown as they are, never read.
+    """
+
+    state: str  # PENDING, RUNNING, ENDED, UNKNOWN
+    label: str  # the batch system's own word for it, shown to the user
     reason: str = ""
     node: str = ""
     time_left: str = ""  # as the batch system says it (e.g. "7:58:12"); "" if unknown
+    #: Pending for a reason no wait cures: it will never serve, yet it keeps its place in the
+    #: queue until it is cancelled.
+    never_starts: bool = False
+    ending: str = ""  # of an ended job: COMPLETED, WALL_TIME, FAILED or GONE
 
     def __str__(self) -> str:
         return f"{self.label} ({self.reason})" if self.reason else self.label
 
     @property
+    def alive(self) -> bool | None:
+        """Running, or waiting to; None when it cannot be told."""
+        if self.state == UNKNOWN:
+            return None
+        return self.state == RUNNING or (self.state == PENDING and not self.never_starts)
+
+    @property
     def stuck(self) -> bool:
-        """Pending for a reason no wait cures: it will never serve, yet it keeps its place in the
-        queue until it is cancelled."""
-        return self.alive is False and self.label == "PENDING"
+        return self.state == PENDING and self.never_starts
 
     @property
     def in_queue(self) -> bool:
         """Running or waiting (stuck or not): the batch system holds it until it ends or is
         cancelled."""
-        return bool(self.alive) or self.stuck
+        return self.state in (PENDING, RUNNING)
+
+    @property
+    def ended_by_itself(self) -> bool:
+        return self.state == ENDED and self.ending in (COMPLETED, WALL_TIME, GONE)
+
+    @property
+    def wall_time_reached(self) -> bool:
+        return self.state == ENDED and self.ending == WALL_TIME
 
 
 @dataclass(frozen=True)

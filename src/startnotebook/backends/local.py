@@ -14,7 +14,7 @@ import subprocess
 import time
 
 from ..job import JobSpec, check_container, server_command
-from . import Backend, JobStatus
+from . import ENDED, GONE, RUNNING, UNKNOWN, Backend, JobStatus
 
 STOP_GRACE_SECONDS = 15
 
@@ -69,10 +69,11 @@ class LocalBackend(Backend):
 
     def _status(self, job: dict) -> JobStatus:
         if job.get("hostname") != socket.gethostname():
-            return JobStatus(None, "UNKNOWN", f"started on {job.get('hostname')}")
+            return JobStatus(UNKNOWN, "UNKNOWN", f"started on {job.get('hostname')}")
         if self._is_ours(job):
-            return JobStatus(True, "RUNNING", node=job["hostname"])
-        return JobStatus(False, "ENDED")
+            return JobStatus(RUNNING, "RUNNING", node=job["hostname"])
+        # The process is gone; how it ended only its own records tell.
+        return JobStatus(ENDED, "ENDED", ending=GONE)
 
     def statuses(self, jobs: list[dict]) -> dict[str, JobStatus]:
         return {job["id"]: self._status(job) for job in jobs}

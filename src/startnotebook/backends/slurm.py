@@ -20,11 +20,16 @@ from datetime import datetime
 
 from ..errors import ControllerUnreachable, SubmitError
 from ..job import JobSpec, check_container, server_command
-from . import Accounted, Backend, JobStatus
+from . import (COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME, Accounted,
+               Backend, JobStatus)
 
-#: squeue states of a job that can still start or is running.
-LIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "REQUEUED", "REQUEUE_HOLD",
-               "REQUEUE_FED", "RESIZING", "SIGNALING"}
+#: What SLURM's job states (squeue's %T) mean: waiting to start, or holding an allocation.
+#: Every other state is an end (COMPLETING, COMPLETED, CANCELLED, FAILED, TIMEOUT, NODE_FAIL,
+#: PREEMPTED, BOOT_FAIL, DEADLINE, OUT_OF_MEMORY, ...).
+SLURM_PENDING = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"}
+SLURM_RUNNING = {"CONFIGURING", "RUNNING", "SUSPENDED", "RESIZING", "SIGNALING"}
+#: Ends that are not failures; any other end is one.
+SLURM_ENDINGS = {"COMPLETED": COMPLETED, "TIMEOUT": WALL_TIME}
 CONTROLLER_TIMEOUT = 30
 #: Pending reasons that no amount of waiting cures: the job asks what its partition cannot give.
 HOPELESS_REASONS = {
@@ -85,13 +90,21 @@ def _unreachable(text: str) -> bool:
 
 
 def _status(label: str, reason: str, nodes: str, time_left: str) -> JobStatus:
+    """squeue's line of a job, in every backend's terms."""
     reason = "" if reason == "None" else reason
-    if label == "PENDING" and reason in HOPELESS_REASONS:
-        return JobStatus(False, label, f"{reason}: it can never start")
-    alive = label in LIVE_STATES
-    return JobStatus(alive, label, f"on {nodes}" if label == "RUNNING" else reason,
-                     node=nodes if label == "RUNNING" else "",
-                     time_left=time_left if alive and time_left not in ("INVALID", "UNLIMITED") else "")
+    if label in SLURM_PENDING:
+        hopeless = label == "PENDING" and reason in HOPELESS_REASONS
+        return JobStatus(PENDING, label, f"{reason}: it can never start" if hopeless else reason,
+                         time_left=_time_left(time_left), never_starts=hopeless)
+    if label in SLURM_RUNNING:
+        on = label == "RUNNING"
+        return JobStatus(RUNNING, label, f"on {nodes}" if on else reason, node=nodes if on else "",
+                         time_left=_time_left(time_left))
+    return JobStatus(ENDED, label, reason, ending=SLURM_ENDINGS.get(label, FAILED))
+
+
+def _time_left(text: str) -> str:
+    return "" if text in ("INVALID", "UNLIMITED") else text
 
 
 class SlurmBackend(Backend):
@@ -131,16 +144,17 @@ class SlurmBackend(Backend):
                            "--format=%i|%T|%r|%N|%L"])
         except ControllerUnreachable as error:
             # Not knowing is an answer too: the caller decides what it means (wait, or say so).
-            return {job_id: JobStatus(None, "UNKNOWN", str(error)) for job_id in ids}
+            return {job_id: JobStatus(UNKNOWN, "UNKNOWN", str(error)) for job_id in ids}
         if result.returncode != 0 and "Invalid job id" not in result.stderr:
             reason = _last_line(result.stderr)
-            return {job_id: JobStatus(None, "UNKNOWN", reason) for job_id in ids}
+            return {job_id: JobStatus(UNKNOWN, "UNKNOWN", reason) for job_id in ids}
         found = {}
         for line in result.stdout.splitlines():
             parts = line.strip().split("|")
             if len(parts) == 5:
                 found[parts[0]] = _status(*parts[1:])
-        return {job_id: found.get(job_id, JobStatus(False, "ENDED", "no longer known to SLURM"))
+        gone = JobStatus(ENDED, "ENDED", "no longer known to SLURM", ending=GONE)
+        return {job_id: found.get(job_id, gone)
                 for job_id in ids}
 
     def cancel(self, job: dict) -> None:

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
-from ..backends import JobStatus, get_backend
+from ..backends import RUNNING, JobStatus, get_backend
 from ..errors import LaunchInterrupted, ServerFailed
 from ..launching import LaunchPlan, Progress, running_or_new_launch
 from ..readiness import INTERRUPTED, log_since, log_tail, stop_waiting_on_interrupt
@@ -38,7 +38,7 @@ class TerminalProgress(Progress):
 
     def job_status(self, status: JobStatus) -> None:
         # A job that simply runs at once needs no word.
-        if str(status) != self.shown and (status.label != "RUNNING" or self.shown):
+        if str(status) != self.shown and (status.state != RUNNING or self.shown):
             self.out.write(f"\n  job: {status}\n")
             self.out.flush()
         self.shown = str(status)

@@ -11,7 +11,8 @@ import sys
 
 from ..report import enforces_wall_time
 from ..session import sessions
-from ..status import LIVE, SessionStatus, statuses
+from ..judgement import LIVE
+from ..status import SessionStatus, statuses
 from ..times import duration, iso, when
 from .common import parser, print_json, site_of
 

@@ -18,6 +18,7 @@ from ..backends import get_backend
 from ..client import Server, Unreachable
 from ..config import Site
 from ..errors import ControllerUnreachable, StartNotebookError
+from ..judgement import LAUNCHING, PENDING, UNKNOWN
 from ..session import Session
 from ..status import status_of
 from .common import existing_session, parser, site_of
@@ -77,13 +78,13 @@ def main(argv: list[str]) -> int:
 
 def _stop_under_lock(session: Session, site: Site, name: str) -> int:
     status = status_of(session, site.backend)
-    if status.state == "unknown":
+    if status.state == UNKNOWN:
         raise ControllerUnreachable(f"cannot tell whether {name} runs: {status.reason}")
-    if status.state == "pending" and status.reason == "launching":
+    if status.state == PENDING and status.reason == LAUNCHING:
         # On another login node (here the lock would have waited for it).
         raise StartNotebookError(f"{name} is being launched right now; stop it once its URL is shown")
-    job_in_queue = status.job_status is not None and status.job_status.in_queue
-    if not (status.live or status.orphan or job_in_queue):
+    # Not live, but its job still in the queue or its server outside any job: stop ends them.
+    if not (status.live or status.left is not None):
         print(f"{name} is not running ({status.state}: {status.reason}); nothing to stop.")
         return 0
     print(stop(status))
