@@ -122,10 +122,10 @@ def judge(facts: LaunchFacts, job: JobStatus | None, answer: Answer | None) -> J
     if job.alive:
         if facts.connection is not None and proven:
             return Judgement(RUNNING)
-        if facts.connection is None:
-            why = f"its record is damaged ({_first(facts.damage, 'connection.json')})"
-        elif answer is not None and answer.impostor:
+        if answer is not None and answer.impostor:
             why = answer.problem
+        elif facts.connection is None:
+            why = f"its record is damaged ({_first(facts.damage, 'connection.json')})"
         else:
             why = f"its server no longer answers at {facts.connection['url']}"
         return Judgement(FAILED, f"{why} (job {job_id} is {job})",
@@ -151,19 +151,20 @@ def judge(facts: LaunchFacts, job: JobStatus | None, answer: Answer | None) -> J
 def _without_job(facts: LaunchFacts, answer: Answer | None) -> Judgement:
     """A launch with no job record to ask about: its server, if it answers, is all there is."""
     proven = answer is not None and answer.proven
+    also = f"; {answer.problem}" if answer is not None and answer.impostor else ""
     if facts.job_damage is not None:
         if proven:
             # Its secrets kept: `stop` ends it through the server's API.
             return Judgement(RUNNING, f"its job record is damaged ({facts.job_damage}); its server "
                                       f"still answers at {answer.url}")
-        return Judgement(FAILED, f"its record is damaged ({facts.job_damage})", Retirement(), tell=True)
+        return Judgement(FAILED, f"its record is damaged ({facts.job_damage}){also}", Retirement(), tell=True)
     why = "the launch ended before its job was submitted"
     if facts.damage:
         why += f"; its record is damaged ({facts.damage[0]})"
     if proven:
         return Judgement(FAILED, f"{why}, but its server still answers at {answer.url}",
                          Retirement(shut_down=True, now=False), tell=True)
-    return Judgement(FAILED, why, Retirement(), tell=True)
+    return Judgement(FAILED, why + also, Retirement(), tell=True)
 
 
 def _first(items: tuple[str, ...], otherwise: str) -> str:
