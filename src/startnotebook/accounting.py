@@ -2,7 +2,7 @@
 
 From the launch records (the job writes when it started and when it exited, its launch record
 says its cores and memory), or, where the batch system keeps accounting, from the backend's
-accounting (SLURM: ``sacct`` where slurmdbd keeps it), one question per backend for all jobs.
+accounting (Backend.accounted), one question per backend for all jobs.
 """
 
 from __future__ import annotations
@@ -87,3 +87,9 @@ def _as_accounted(use: Use, found: Accounted | None) -> Use:
 def accounting_kept(uses: list[Use]) -> bool:
     """Does the backend of any of ``uses`` keep accounting? Each asked once at most."""
     return any(get_backend(name).keeps_accounting() for name in dict.fromkeys(use.backend for use in uses))
+
+
+def accounting_names(uses: list[Use]) -> str:
+    """What the backends of ``uses`` call their accounting, for the user to read."""
+    names = [get_backend(name).accounting_name for name in dict.fromkeys(use.backend for use in uses)]
+    return " and ".join(name for name in names if name) or "batch system's accounting"

@@ -92,6 +92,8 @@ class Backend(ABC):
     #: Whether the job is ended at its flavour's wall time. Where it is not, --check, info and
     #: list say so (report.NOT_ENFORCED) rather than show a limit nothing keeps.
     enforces_wall_time: bool = True
+    #: What ``usage`` calls the batch system's accounting, where it keeps one.
+    accounting_name: str = ""
 
     @abstractmethod
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:

@@ -113,6 +113,7 @@ class SlurmBackend(Backend):
     advertised_host = ""  # the job's node: known only inside the job
     first_check = 5.0
     check_every = 30.0
+    accounting_name = "SLURM accounting (sacct)"
 
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
         return [

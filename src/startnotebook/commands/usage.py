@@ -1,7 +1,7 @@
 """``startnotebook usage [--since DATE] [--json]``: core-hours and memory GB-hours used.
 
-Per session and in total, from the launch records; for SLURM jobs from the cluster's accounting
-(sacct) where it keeps one. ``--source`` picks one explicitly.
+Per session and in total, from the launch records, or from the batch system's accounting where it
+keeps one (each backend's, see accounting.py). ``--source`` picks one explicitly.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def summary(uses: list[accounting.Use], source: str, since: str | None) -> dict:
     }
 
 
-def table(report: dict) -> str:
+def table(report: dict, accounting_name: str = "batch system's accounting") -> str:
     from ..tables import fit
 
     rows = [{"SESSION": s["name"], "LAUNCHES": s["launches"], "CORE-HOURS": f"{s['core_hours']:.3f}",
@@ -61,7 +61,7 @@ def table(report: dict) -> str:
     total = report["total"]
     rows.append({"SESSION": "total", "LAUNCHES": total["launches"],
                  "CORE-HOURS": f"{total['core_hours']:.3f}", "MEMORY GB-HOURS": f"{total['gb_hours']:.3f}"})
-    source = "SLURM accounting (sacct)" if report["source"] == "accounting" else "launch records"
+    source = accounting_name if report["source"] == "accounting" else "launch records"
     return fit(rows, ["SESSION", "LAUNCHES", "CORE-HOURS", "MEMORY GB-HOURS"], shrinkable=(("SESSION", 12),)) + f"\n(from the {source}" + (
         f", since {report['since']})" if report["since"] else ")")
 
@@ -70,8 +70,8 @@ def main(argv: list[str]) -> int:
     command = parser("usage", "Core-hours and memory GB-hours the user's sessions used.")
     command.add_argument("--since", metavar="DATE", help="only launches started on or after DATE (2026-11-01)")
     command.add_argument("--source", choices=("auto", "records", "accounting"), default="auto",
-                         help="launch records, or SLURM's accounting (auto: accounting where the "
-                         "cluster keeps it)")
+                         help="launch records, or the batch system's accounting (auto: accounting "
+                         "where the cluster keeps it)")
     command.add_argument("--json", action="store_true", help="JSON (schemas/usage.schema.json)")
     args = command.parse_args(argv)
     site = site_of(args)
@@ -89,5 +89,5 @@ def main(argv: list[str]) -> int:
     if args.json:
         print_json(report)
     else:
-        print(table(report))
+        print(table(report, accounting.accounting_names(uses)))
     return 0
