@@ -23,6 +23,7 @@ class JobStatus:
     reason: str = ""
     node: str = ""
     time_left: str = ""  # as the batch system says it (e.g. "7:58:12"); "" if unknown
+    seconds_left: int | None = None  # the same in seconds; None if unknown
 
     def __str__(self) -> str:
         return f"{self.label} ({self.reason})" if self.reason else self.label
@@ -59,9 +60,6 @@ class Backend(ABC):
     #: the local backend nothing; readiness itself comes from the files the job writes.
     first_check: float = 0.5
     check_every: float = 0.5
-    #: Whether the job is ended at its flavour's wall time. Where it is not, --check, info and
-    #: list say so (report.NOT_ENFORCED) rather than show a limit nothing keeps.
-    enforces_wall_time: bool = True
 
     @abstractmethod
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:

@@ -51,6 +51,10 @@ def sbatch_command(spec: JobSpec) -> list[str]:
         "--open-mode=append",
         # A node failure must not start a second server for the session elsewhere.
         "--no-requeue",
+        # The server ends the session cleanly before the wall time (it knows the end); should
+        # that fail to happen, this signal tells it the end is near (to the batch shell, which
+        # passes it on: job.py).
+        f"--signal=B:USR1@{spec.save_before_wall_time}",
     ]
     if flavour.slurm_partition:
         command.append(f"--partition={flavour.slurm_partition}")
@@ -89,9 +93,25 @@ def _status(label: str, reason: str, nodes: str, time_left: str) -> JobStatus:
     if label == "PENDING" and reason in HOPELESS_REASONS:
         return JobStatus(False, label, f"{reason}: it can never start")
     alive = label in LIVE_STATES
+    known = alive and time_left not in ("INVALID", "UNLIMITED")
     return JobStatus(alive, label, f"on {nodes}" if label == "RUNNING" else reason,
                      node=nodes if label == "RUNNING" else "",
-                     time_left=time_left if alive and time_left not in ("INVALID", "UNLIMITED") else "")
+                     time_left=time_left if known else "",
+                     seconds_left=_squeue_seconds(time_left) if known else None)
+
+
+def _squeue_seconds(text: str) -> int | None:
+    """squeue's time left (``%L``: [days-][[hours:]minutes:]seconds) in seconds."""
+    days, _, clock = text.rpartition("-")
+    try:
+        parts = [int(part) for part in clock.split(":")]
+        whole_days = int(days) if days else 0
+    except ValueError:
+        return None
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return whole_days * 86400 + seconds
 
 
 class SlurmBackend(Backend):
