@@ -17,9 +17,12 @@ The sessions run side by side, so the suite waits for the longest wall time once
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import yaml
@@ -33,7 +36,7 @@ SESSION_API = "/startnotebook/api/session"
 SHORT_SITE = {
     "flavours": {"two": {"cpus_per_task": 1, "mem_mb": 1024, "runtime": 2},
                  "ten": {"cpus_per_task": 1, "mem_mb": 1024, "runtime": 10}},
-    "warnings": {"before_wall_time": [90], "before_notebook_timeout": [20]},
+    "warnings": {"before_wall_time": [90], "before_notebook_timeout": [20], "before_kernel_cull": [120]},
     "save_before_wall_time": 60,
     "wall_time_recheck": 15,
 }
@@ -128,11 +131,16 @@ def test_every_end_saves_the_open_documents_first_and_the_job_ends_completed(slu
         this_machine = local_profile(ada, "this-machine", **SHORT_SITE)
 
         # 1. On the cluster, a 2-minute session: a notebook and a text file, typed, not saved.
-        url, password = launch(ada, "wall", "--profile", "slurm", "--flavor", "two")
+        url, password = launch(ada, "wall", "--profile", "slurm", "--flavor", "two",
+                               "--kernel-timeout", "130")
         without_autosave(url, password, {"analysis.ipynb": NOTEBOOK, "notes.txt": ""})
         wall = open_lab(browser, url, password, "analysis.ipynb")
         type_into_cell(wall, "x = 'typed on the cluster'")
         type_into_file(wall, "notes.txt", "notes typed on the cluster")
+        # Its kernel, idle since it started, is close to its cull (2 minutes, this site): the
+        # notebook says so on its toolbar (behind the text file's tab now).
+        wall.locator(".jp-NotebookPanel-toolbar .jp-startnotebook-cull",
+                     has_text=re.compile(r"Idle kernel shut down in \d:\d\d unless used")).wait_for(state="attached")
 
         # 2. On this machine, a 2-minute session, the same.
         url, password = launch(ada, "here", "--profile", this_machine, "--flavor", "two")
@@ -204,3 +212,17 @@ def test_every_end_saves_the_open_documents_first_and_the_job_ends_completed(slu
         reasons = {row["name"]: row["last_end_reason"] for row in usage["sessions"]}
         assert reasons["wall"] == reasons["here"] == "wall time reached", reasons
         assert "wall time reached" in ada.startnotebook("usage").stdout
+
+
+def test_slurms_usr1_ends_the_session_cleanly_when_its_known_end_is_later(user):
+    """The safety net of ``sbatch --signal=B:USR1@60``: the signal reaches the batch shell, which
+    passes it on; a server that thought its end hours away ends now, cleanly, as at the wall time."""
+    launch(user, "signalled")
+    job = json.loads((latest_launch(user.home / "signalled") / "job.json").read_text())
+    # The local job is `timeout ... bash job.sh`: the batch shell is timeout's child.
+    children = Path(f"/proc/{job['id']}/task/{job['id']}/children").read_text().split()
+    assert len(children) == 1
+    os.kill(int(children[0]), signal.SIGUSR1)
+    assert wait_until(lambda: ended(user, "signalled"), 30), end_record(user, "signalled")
+    assert end_record(user, "signalled")["reason"] == "wall time reached"
+    assert json.loads((latest_launch(user.home / "signalled") / "exit.json").read_text())["status"] == 0

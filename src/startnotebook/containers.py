@@ -67,7 +67,8 @@ def labextension_problem(image: str) -> str | None:
         return None
     if not (root / LABEXTENSION_MOUNT.lstrip("/")).is_dir():
         return f"the image has no folder {LABEXTENSION_MOUNT} to bind the extension on"
-    versions = [Path(found).name.split("-")[1] for pattern in _IMAGE_JUPYTERLAB
+    # jupyterlab-4.6.1.dist-info: the version is between the first "-" and the suffix.
+    versions = [Path(found).stem.split("-")[1].removesuffix(".dist") for pattern in _IMAGE_JUPYTERLAB
                 for found in glob.glob(str(root / pattern))]
     if not versions:
         return "the image has no JupyterLab"

@@ -88,7 +88,7 @@ def _unreachable(text: str) -> bool:
     return any(message in text for message in UNREACHABLE)
 
 
-def _status(label: str, reason: str, nodes: str, time_left: str) -> JobStatus:
+def _status(label: str, reason: str, nodes: str, time_left: str, start: str = "N/A") -> JobStatus:
     reason = "" if reason == "None" else reason
     if label == "PENDING" and reason in HOPELESS_REASONS:
         return JobStatus(False, label, f"{reason}: it can never start")
@@ -97,7 +97,9 @@ def _status(label: str, reason: str, nodes: str, time_left: str) -> JobStatus:
     return JobStatus(alive, label, f"on {nodes}" if label == "RUNNING" else reason,
                      node=nodes if label == "RUNNING" else "",
                      time_left=time_left if known else "",
-                     seconds_left=_squeue_seconds(time_left) if known else None)
+                     seconds_left=_squeue_seconds(time_left) if known else None,
+                     # squeue's %S of a waiting job is its expected start, as squeue --start says.
+                     expected_start=_slurm_time(start) if label == "PENDING" else None)
 
 
 def _squeue_seconds(text: str) -> int | None:
@@ -148,7 +150,7 @@ class SlurmBackend(Backend):
         ids = sorted({job["id"] for job in jobs}, key=int)
         try:
             result = _ask(["squeue", "--noheader", "--states=all", f"--jobs={','.join(ids)}",
-                           "--format=%i|%T|%r|%N|%L"])
+                           "--format=%i|%T|%r|%N|%L|%S"])
         except ControllerUnreachable as error:
             # Not knowing is an answer too: the caller decides what it means (wait, or say so).
             return {job_id: JobStatus(None, "UNKNOWN", str(error)) for job_id in ids}
@@ -158,7 +160,7 @@ class SlurmBackend(Backend):
         found = {}
         for line in result.stdout.splitlines():
             parts = line.strip().split("|")
-            if len(parts) == 5:
+            if len(parts) == 6:
                 found[parts[0]] = _status(*parts[1:])
         return {job_id: found.get(job_id, JobStatus(False, "ENDED", "no longer known to SLURM"))
                 for job_id in ids}
@@ -194,9 +196,9 @@ class SlurmBackend(Backend):
         found = {}
         for line in result.stdout.splitlines():
             job_id, start, end, cpus, tres = line.split("|")
-            started = _sacct_time(start)
+            started = _slurm_time(start)
             if job_id in job_ids and started is not None:
-                found[job_id] = Accounted(started, _sacct_time(end), int(cpus), _memory_mb(tres))
+                found[job_id] = Accounted(started, _slurm_time(end), int(cpus), _memory_mb(tres))
         return found
 
 
@@ -208,7 +210,7 @@ def _memory_mb(tres: str) -> int | None:
     return round(float(match.group(1)) * factor)
 
 
-def _sacct_time(text: str) -> float | None:
+def _slurm_time(text: str) -> float | None:
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
