@@ -137,7 +137,7 @@ def test_a_backend_describes_what_it_would_start_and_checks_at_a_pace(backend, t
     assert all(isinstance(label, str) and isinstance(value, str) for label, value in lines)
     delays = backend.check_delays()
     assert all(next(delays) > 0 for _ in range(5))
-    assert isinstance(backend.enforces_wall_time, bool) and backend.bind_ip
+    assert isinstance(backend.accounting_name, str) and backend.bind_ip
     assert not list(tmp_path.iterdir()), "describing starts nothing"
 
 

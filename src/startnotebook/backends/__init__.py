@@ -7,6 +7,7 @@ The site's ``backend`` picks one; a new backend is a module here with a class im
 from __future__ import annotations
 
 import random
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -36,13 +37,21 @@ class JobStatus:
     reason: str = ""
     node: str = ""
     time_left: str = ""  # as the batch system says it (e.g. "7:58:12"); "" if unknown
+    seconds_left: int | None = None  # the same in seconds; None if unknown
+    expected_start: float | None = None  # a waiting job: when the batch system expects to start it
     #: Pending for a reason no wait cures: it will never serve, yet it keeps its place in the
     #: queue until it is cancelled.
     never_starts: bool = False
     ending: str = ""  # of an ended job: COMPLETED, WALL_TIME, FAILED or GONE
 
     def __str__(self) -> str:
-        return f"{self.label} ({self.reason})" if self.reason else self.label
+        told = ", ".join(part for part in (self.reason, self._expected()) if part)
+        return f"{self.label} ({told})" if told else self.label
+
+    def _expected(self) -> str:
+        if self.expected_start is None:
+            return ""
+        return "expected to start at " + time.strftime("%H:%M", time.localtime(self.expected_start))
 
     @property
     def alive(self) -> bool | None:
@@ -89,9 +98,6 @@ class Backend(ABC):
     #: the local backend nothing; readiness itself comes from the files the job writes.
     first_check: float = 0.5
     check_every: float = 0.5
-    #: Whether the job is ended at its flavour's wall time. Where it is not, --check, info and
-    #: list say so (report.NOT_ENFORCED) rather than show a limit nothing keeps.
-    enforces_wall_time: bool = True
     #: What ``usage`` calls the batch system's accounting, where it keeps one.
     accounting_name: str = ""
 
