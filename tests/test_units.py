@@ -206,3 +206,12 @@ def test_a_waiting_slurm_job_says_when_slurm_expects_it_to_start():
     assert str(_status("PENDING", "Priority", "", "8:00:00", "N/A")) == "PENDING (Priority)"
     running = _status("RUNNING", "None", "c1", "1-02:03:04", "2026-12-02T09:42:00")
     assert running.seconds_left == 86400 + 2 * 3600 + 3 * 60 + 4 and running.expected_start is None
+
+
+def test_a_launch_and_a_stop_say_alike_that_they_wait_for_the_session_lock():
+    # One wording, said by startnotebook, snakemake notebook_NAME and stop (test_races reads it).
+    from startnotebook.report import waiting_for_lock
+
+    assert waiting_for_lock("turns") == "another launch or a stop of turns is in progress; waiting for it"
+    assert (waiting_for_lock("turns", stopping=True)
+            == "a launch or another stop of turns is in progress; waiting for it")

@@ -1,4 +1,4 @@
-"""What the user reads: the connection banner and the ``--check`` summary."""
+"""What the user reads: the connection banner, the lock-wait notice and the ``--check`` summary."""
 
 from __future__ import annotations
 
@@ -79,6 +79,13 @@ def already_running(connection: dict, tunnel: bool = False) -> str:
         f"Notebook {connection['name']} is already running (job {connection['job_id']}); "
         "nothing new was started.\n" + _access(connection, tunnel)
     )
+
+
+def waiting_for_lock(name: str, stopping: bool = False) -> str:
+    """What a launch or a stop says while another launch or stop of session ``name`` holds its
+    lock (launch, ``snakemake notebook_NAME`` and stop say it alike)."""
+    others = "a launch or another stop" if stopping else "another launch or a stop"
+    return f"{others} of {name} is in progress; waiting for it"
 
 
 def image_summary(plan: LaunchPlan) -> str:

@@ -31,7 +31,7 @@ from .errors import NotebookFetchError, StartNotebookError
 from .launching import LaunchPlan, Progress, running_or_new_launch
 from .readiness import stop_waiting_on_interrupt
 from .records import LAUNCH_ID
-from .report import already_running, connection_banner
+from .report import already_running, connection_banner, waiting_for_lock
 from .session import Session
 
 #: A launch record folder: <session folder>/.startnotebook/launches/<id>.
@@ -127,8 +127,8 @@ class Sessions:
         progress = Progress()
         if not dry:
             session.prepare()
-            self._locks.append(session.hold_launch_lock(on_wait=lambda: progress.notice(
-                f"another launch or a stop of {name} is in progress; waiting for it")))
+            self._locks.append(session.hold_launch_lock(
+                on_wait=lambda: progress.notice(waiting_for_lock(name))))
         previous, plan = running_or_new_launch(self.site, settings, session, get_backend(self.site.backend),
                                                progress, launched_by="snakemake")
         if plan is None:

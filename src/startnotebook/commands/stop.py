@@ -18,6 +18,7 @@ from ..backends import get_backend
 from ..client import Server, Unreachable
 from ..config import Site
 from ..errors import ControllerUnreachable, StartNotebookError
+from ..report import waiting_for_lock
 from ..session import Session
 from ..status import status_of
 from .common import existing_session, parser, site_of
@@ -71,8 +72,7 @@ def main(argv: list[str]) -> int:
     site = site_of(args)
     session = existing_session(site, args.name)
     with session.launch_lock(on_wait=lambda: print(
-            f"startnotebook: a launch or another stop of {args.name} is in progress; waiting for it",
-            file=sys.stderr, flush=True)):
+            f"startnotebook: {waiting_for_lock(args.name, stopping=True)}", file=sys.stderr, flush=True)):
         return _stop_under_lock(session, site, args.name)
 
 
