@@ -215,3 +215,23 @@ def test_a_launch_and_a_stop_say_alike_that_they_wait_for_the_session_lock():
     assert waiting_for_lock("turns") == "another launch or a stop of turns is in progress; waiting for it"
     assert (waiting_for_lock("turns", stopping=True)
             == "a launch or another stop of turns is in progress; waiting for it")
+
+
+@pytest.mark.parametrize("name", sorted(__import__("startnotebook.cli").cli.COMMANDS))
+def test_every_command_is_a_run_that_takes_what_the_command_line_parses(name):
+    # One convention (commands/__init__.py): cli parses, the command module's run(...) acts; an
+    # option the parser makes and run does not take (or the reverse) fails here, not for a user.
+    import inspect
+
+    from startnotebook import cli
+
+    command = cli.COMMANDS[name]
+    module = command.load()
+    assert not hasattr(module, "main"), f"commands/{command.module}.py still parses its own argv"
+    assert not re.search(r"^from \.\.cli import", inspect.getsource(module), re.M)
+    parameters = inspect.signature(module.run).parameters
+    parsed = set(vars(cli.command_parser(name).parse_args(["x"] if "name" in parameters else [])))
+    if command.on_a_site:
+        assert next(iter(parameters)) == "site"
+        parsed = {"site"} | parsed - {"profile"}
+    assert parsed == set(parameters)
