@@ -235,3 +235,15 @@ def test_every_command_is_a_run_that_takes_what_the_command_line_parses(name):
         assert next(iter(parameters)) == "site"
         parsed = {"site"} | parsed - {"profile"}
     assert parsed == set(parameters)
+
+
+def test_one_banner_says_a_launch_or_a_session_found_running_with_the_tunnel_where_needed():
+    from startnotebook.report import connection_banner
+
+    connection = {"name": "exp", "job_id": "42", "url": "http://n1:8888/", "password": "pw",
+                  "tunnel": {"command": "ssh -L 8888:n1:8888 login", "local_url": "http://localhost:8888/"}}
+    launched = connection_banner(connection, nodes_reachable=True)
+    assert launched.startswith("Notebook successfully launched!\n") and "ssh -L" not in launched
+    found = connection_banner(connection, nodes_reachable=False, launched=False)
+    assert found.startswith("Notebook exp is already running (job 42); nothing new was started.\n")
+    assert "\turl : http://n1:8888/\n\tpass: pw\n" in found and "\tssh -L 8888:n1:8888 login\n" in found

@@ -70,11 +70,13 @@ def _access(connection: dict, tunnel: bool) -> str:
     return "\n".join(lines)
 
 
-def connection_banner(connection: dict, tunnel: bool = False) -> str:
-    return "Notebook successfully launched!\n" + _access(connection, tunnel)
-
-
-def already_running(connection: dict, tunnel: bool = False) -> str:
+def connection_banner(connection: dict, nodes_reachable: bool, launched: bool = True) -> str:
+    """What startnotebook (and ``snakemake notebook_NAME``) prints of a session it ``launched``
+    or found running: its URL and password, and the SSH tunnel where the user cannot reach the
+    node."""
+    tunnel = not nodes_reachable
+    if launched:
+        return "Notebook successfully launched!\n" + _access(connection, tunnel)
     return (
         f"Notebook {connection['name']} is already running (job {connection['job_id']}); "
         "nothing new was started.\n" + _access(connection, tunnel)
