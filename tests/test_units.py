@@ -206,3 +206,44 @@ def test_a_waiting_slurm_job_says_when_slurm_expects_it_to_start():
     assert str(_status("PENDING", "Priority", "", "8:00:00", "N/A")) == "PENDING (Priority)"
     running = _status("RUNNING", "None", "c1", "1-02:03:04", "2026-12-02T09:42:00")
     assert running.seconds_left == 86400 + 2 * 3600 + 3 * 60 + 4 and running.expected_start is None
+
+
+def test_a_launch_and_a_stop_say_alike_that_they_wait_for_the_session_lock():
+    # One wording, said by startnotebook, snakemake notebook_NAME and stop (test_races reads it).
+    from startnotebook.report import waiting_for_lock
+
+    assert waiting_for_lock("turns") == "another launch or a stop of turns is in progress; waiting for it"
+    assert (waiting_for_lock("turns", stopping=True)
+            == "a launch or another stop of turns is in progress; waiting for it")
+
+
+@pytest.mark.parametrize("name", sorted(__import__("startnotebook.cli").cli.COMMANDS))
+def test_every_command_is_a_run_that_takes_what_the_command_line_parses(name):
+    # One convention (commands/__init__.py): cli parses, the command module's run(...) acts; an
+    # option the parser makes and run does not take (or the reverse) fails here, not for a user.
+    import inspect
+
+    from startnotebook import cli
+
+    command = cli.COMMANDS[name]
+    module = command.load()
+    assert not hasattr(module, "main"), f"commands/{command.module}.py still parses its own argv"
+    assert not re.search(r"^from \.\.cli import", inspect.getsource(module), re.M)
+    parameters = inspect.signature(module.run).parameters
+    parsed = set(vars(cli.command_parser(name).parse_args(["x"] if "name" in parameters else [])))
+    if command.on_a_site:
+        assert next(iter(parameters)) == "site"
+        parsed = {"site"} | parsed - {"profile"}
+    assert parsed == set(parameters)
+
+
+def test_one_banner_says_a_launch_or_a_session_found_running_with_the_tunnel_where_needed():
+    from startnotebook.report import connection_banner
+
+    connection = {"name": "exp", "job_id": "42", "url": "http://n1:8888/", "password": "pw",
+                  "tunnel": {"command": "ssh -L 8888:n1:8888 login", "local_url": "http://localhost:8888/"}}
+    launched = connection_banner(connection, nodes_reachable=True)
+    assert launched.startswith("Notebook successfully launched!\n") and "ssh -L" not in launched
+    found = connection_banner(connection, nodes_reachable=False, launched=False)
+    assert found.startswith("Notebook exp is already running (job 42); nothing new was started.\n")
+    assert "\turl : http://n1:8888/\n\tpass: pw\n" in found and "\tssh -L 8888:n1:8888 login\n" in found

@@ -1,4 +1,5 @@
-"""The ``startnotebook`` command: options in, one command module out (commands/).
+"""The ``startnotebook`` command, a thin layer over one module per command (commands/): every
+option is parsed here, and each command module's ``run`` gets them as typed values.
 
 ``startnotebook [options]`` launches, exactly as the original tool did; ``startnotebook COMMAND``
 runs one of the session commands. A session may be called like a command
@@ -10,28 +11,85 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
+from typing import Callable
 
 from . import __version__
 from .errors import StartNotebookError
 
 
-def _command(module: str):
-    def load():
+@dataclass(frozen=True)
+class Command:
+    """``startnotebook NAME``: the module that runs it (commands/MODULE.py, imported only when
+    run), what it does, and its options (``--profile``, which picks the site, is every one's
+    but init's)."""
+
+    module: str
+    summary: str
+    description: str
+    options: Callable[[argparse.ArgumentParser], None]
+    on_a_site: bool = True
+
+    def load(self):
         from importlib import import_module
 
-        return import_module(f".commands.{module}", __package__)
-
-    return load
+        return import_module(f".commands.{self.module}", __package__)
 
 
-#: startnotebook COMMAND: the module that runs it, and what it does.
+def _as_json(schema: str) -> Callable[[argparse.ArgumentParser], None]:
+    return lambda parser: parser.add_argument("--json", dest="as_json", action="store_true",
+                                              help=f"JSON (schemas/{schema})")
+
+
+def _named(*more: Callable[[argparse.ArgumentParser], None]) -> Callable[[argparse.ArgumentParser], None]:
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("name")
+        for option in more:
+            option(parser)
+
+    return options
+
+
+def _list_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", dest="every", action="store_true",
+                        help="also the sessions that ended or failed")
+    _as_json("list.schema.json")(parser)
+
+
+def _logs_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-f", "--follow", action="store_true", help="follow it until the session ends")
+    parser.add_argument("--workflow", action="store_true", help="the workflow's log instead")
+
+
+def _usage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", metavar="DATE", help="only launches started on or after DATE (2026-11-01)")
+    parser.add_argument("--source", choices=("auto", "records", "accounting"), default="auto",
+                        help="launch records, or the batch system's accounting (auto: accounting where the "
+                        "cluster keeps it)")
+    _as_json("usage.schema.json")(parser)
+
+
+def _init_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", nargs="?", default=".", help="where (default: here)")
+
+
+#: startnotebook COMMAND: the command module that runs it, and its options.
 COMMANDS = {
-    "list": (_command("list_sessions"), "your sessions"),
-    "info": (_command("info"), "URL, password, tunnel, job of one session"),
-    "stop": (_command("stop"), "stop a session"),
-    "logs": (_command("logs"), "a session's server log"),
-    "usage": (_command("usage"), "core-hours and memory used"),
-    "init": (_command("init"), "a project of declared sessions"),
+    "list": Command("list_sessions", "your sessions",
+                    "The user's sessions: running and pending ones (--all: every one).", _list_options),
+    "info": Command("info", "URL, password, tunnel, job of one session",
+                    "One session: its URL, password, SSH tunnel, job, resources, logs.",
+                    _named(_as_json("info.schema.json"))),
+    "stop": Command("stop", "stop a session",
+                    "Stop a session: its server shuts its kernels down, its job ends.", _named()),
+    "logs": Command("logs", "a session's server log",
+                    "A session's server log (every launch's, oldest first).", _named(_logs_options)),
+    "usage": Command("usage", "core-hours and memory used",
+                     "Core-hours and memory GB-hours the user's sessions used.", _usage_options),
+    "init": Command("init", "a project of declared sessions",
+                    "Write a project of declared sessions (config/sessions.tsv) that Snakemake "
+                    "launches with `snakemake --profile slurm notebook_NAME`.", _init_options,
+                    on_a_site=False),
 }
 
 
@@ -47,8 +105,8 @@ def launch_parser() -> argparse.ArgumentParser:
         prog="startnotebook",
         description="Start a Jupyter notebook server as a batch job and print its URL and password. "
         "Everything of the session lives in ~/NAME/ and outlasts the job.",
-        epilog="commands: " + "; ".join(f"startnotebook {name} ({text})"
-                                        for name, (_, text) in COMMANDS.items())
+        epilog="commands: " + "; ".join(f"startnotebook {name} ({command.summary})"
+                                        for name, command in COMMANDS.items())
         + ". See startnotebook COMMAND -h.",
     )
     parser.add_argument("--name", help="session name and folder ~/NAME (default: notebook-<random>)")
@@ -69,6 +127,29 @@ def launch_parser() -> argparse.ArgumentParser:
                         help="serve over HTTPS with the session's own certificate (or the site's)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def command_parser(name: str) -> argparse.ArgumentParser:
+    command = COMMANDS[name]
+    parser = OneLineErrorParser(prog=f"startnotebook {name}", description=command.description)
+    if command.on_a_site:
+        parser.add_argument("--profile", help="Snakemake profile whose site settings apply "
+                            "(default: $SNAKEMAKE_PROFILE, else this machine)")
+    command.options(parser)
+    return parser
+
+
+def _run_command(name: str, argv: list[str]) -> int:
+    """``startnotebook NAME ...``: its options parsed here, the site its ``--profile`` names
+    loaded here, the rest done by its module's ``run``."""
+    options = vars(command_parser(name).parse_args(argv))
+    command = COMMANDS[name]
+    if not command.on_a_site:
+        return command.load().run(**options)
+    from .request import load_profile_site
+
+    site = load_profile_site(options.pop("profile"))
+    return command.load().run(site, **options)
 
 
 def _launch(argv: list[str]) -> int:
@@ -98,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] in COMMANDS:
-            module, _ = COMMANDS[argv[0]]
-            return module().main(argv[1:])
+            return _run_command(argv[0], argv[1:])
         return _launch(argv)
     except StartNotebookError as error:
         print(f"startnotebook: error: {error}", file=sys.stderr)

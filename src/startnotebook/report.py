@@ -1,4 +1,4 @@
-"""What the user reads: the connection banner and the ``--check`` summary."""
+"""What the user reads: the connection banner, the lock-wait notice and the ``--check`` summary."""
 
 from __future__ import annotations
 
@@ -70,15 +70,24 @@ def _access(connection: dict, tunnel: bool) -> str:
     return "\n".join(lines)
 
 
-def connection_banner(connection: dict, tunnel: bool = False) -> str:
-    return "Notebook successfully launched!\n" + _access(connection, tunnel)
-
-
-def already_running(connection: dict, tunnel: bool = False) -> str:
+def connection_banner(connection: dict, nodes_reachable: bool, launched: bool = True) -> str:
+    """What startnotebook (and ``snakemake notebook_NAME``) prints of a session it ``launched``
+    or found running: its URL and password, and the SSH tunnel where the user cannot reach the
+    node."""
+    tunnel = not nodes_reachable
+    if launched:
+        return "Notebook successfully launched!\n" + _access(connection, tunnel)
     return (
         f"Notebook {connection['name']} is already running (job {connection['job_id']}); "
         "nothing new was started.\n" + _access(connection, tunnel)
     )
+
+
+def waiting_for_lock(name: str, stopping: bool = False) -> str:
+    """What a launch or a stop says while another launch or stop of session ``name`` holds its
+    lock (launch, ``snakemake notebook_NAME`` and stop say it alike)."""
+    others = "a launch or another stop" if stopping else "another launch or a stop"
+    return f"{others} of {name} is in progress; waiting for it"
 
 
 def image_summary(plan: LaunchPlan) -> str:

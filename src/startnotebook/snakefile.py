@@ -31,7 +31,7 @@ from .errors import NotebookFetchError, StartNotebookError
 from .launching import LaunchPlan, Progress, running_or_new_launch
 from .readiness import stop_waiting_on_interrupt
 from .records import LAUNCH_ID
-from .report import already_running, connection_banner
+from .report import connection_banner, waiting_for_lock
 from .session import Session
 
 #: A launch record folder: <session folder>/.startnotebook/launches/<id>.
@@ -127,8 +127,8 @@ class Sessions:
         progress = Progress()
         if not dry:
             session.prepare()
-            self._locks.append(session.hold_launch_lock(on_wait=lambda: progress.notice(
-                f"another launch or a stop of {name} is in progress; waiting for it")))
+            self._locks.append(session.hold_launch_lock(
+                on_wait=lambda: progress.notice(waiting_for_lock(name))))
         previous, plan = running_or_new_launch(self.site, settings, session, get_backend(self.site.backend),
                                                progress, launched_by="snakemake")
         if plan is None:
@@ -144,19 +144,15 @@ class Sessions:
 
     def report(self, name: str, log: str) -> None:
         """The target's action: say how to reach the session (``startnotebook`` says it itself)."""
-        tunnel = not self.site.nodes_reachable
-        if name in self.running:
-            connection, banner = self.running[name], already_running(self.running[name], tunnel)
-        else:
-            plan = self.plans[self.planned[name]]
-            connection, banner = plan.connection, connection_banner(plan.connection, tunnel)
-            if plan.launched_by != "snakemake":
-                banner = None
+        launched = name not in self.running
+        plan = self.plans[self.planned[name]] if launched else None
+        connection = plan.connection if launched else self.running[name]
         with open(log, "w") as stream:
-            stream.write(f"{name}: {'already running' if name in self.running else 'launched'} at "
+            stream.write(f"{name}: {'launched' if launched else 'already running'} at "
                          f"{connection['url']} (launch {connection['launch']}, job {connection['job_id']})\n")
-        if banner:
-            print(banner)
+        # startnotebook --name NAME prints its own banner (commands/launch.py).
+        if not launched or plan.launched_by == "snakemake":
+            print(connection_banner(connection, self.site.nodes_reachable, launched))
 
     # --- notebooks a session brings ------------------------------------------------------------
     @property

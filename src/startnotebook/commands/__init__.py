@@ -1,9 +1,12 @@
-"""One module per command of ``startnotebook``; two kinds, as the command line has two kinds:
+"""One module per command of ``startnotebook``, under a thin command line (``cli``, as pipx
+lays out its commands): ``cli`` parses every option, and each command module has
+``run(...)``, which takes them as typed values and returns the exit code.
 
 * the session commands (``startnotebook COMMAND``: list, info, stop, logs, usage, init; the table
-  ``cli.COMMANDS``) each have ``main(argv)``: they parse their own arguments and return the exit
-  code;
-* the launch itself (``startnotebook [options]``: ``launch``, and ``check`` for ``--check``) has
-  ``run(request, ...)``: ``cli`` parses the launch options once into a ``LaunchRequest`` and hands
-  it to one of the two, which returns the exit code.
+  ``cli.COMMANDS``): ``run(site, ...)`` with the site the ``--profile`` option names (init, which
+  writes a project, takes no site), and the command's own options as keywords;
+* the launch itself (``startnotebook [options]``: ``launch``, and ``check`` for ``--check``):
+  ``run(request, ...)`` with the launch options as one ``LaunchRequest``.
+
+No command module imports ``cli``: the command line is above them, never beside.
 """

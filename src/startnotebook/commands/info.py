@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+from ..config import Site
 from ..report import NO_PROFILE
 from ..status import SessionStatus, status_of
 from ..times import iso, notebook_timeout_left, wall_time_left
-from .common import existing_session, parser, print_json, site_of
+from .common import existing_session, print_json
 
 
 def describe(status: SessionStatus) -> dict:
@@ -81,15 +82,10 @@ def text(info: dict, ends_ahead: list[tuple[str, str]] = ()) -> str:
                      for label, value in lines)
 
 
-def main(argv: list[str]) -> int:
-    command = parser("info", "One session: its URL, password, SSH tunnel, job, resources, logs.")
-    command.add_argument("name")
-    command.add_argument("--json", action="store_true", help="JSON (schemas/info.schema.json)")
-    args = command.parse_args(argv)
-    site = site_of(args)
-    status = status_of(existing_session(site, args.name), site.backend)
+def run(site: Site, name: str, as_json: bool = False) -> int:
+    status = status_of(existing_session(site, name), site.backend)
     info = describe(status)
-    if args.json:
+    if as_json:
         print_json(info)
     else:
         print(text(info, ends(status)))

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from .. import resources
-from ..cli import OneLineErrorParser
 from ..errors import InvalidRequest, SessionFolderError
 
 SNAKEFILE = '''\
@@ -124,13 +123,8 @@ def next_steps(folder: Path) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    command = OneLineErrorParser(
-        prog="startnotebook init", description="Write a project of declared sessions "
-        "(config/sessions.tsv) that Snakemake launches with `snakemake --profile slurm notebook_NAME`.")
-    command.add_argument("folder", nargs="?", default=".", help="where (default: here)")
-    args = command.parse_args(argv)
-    folder = Path(args.folder)
+def run(folder: str = ".") -> int:
+    folder = Path(folder)
     for path in write_project(folder):
         print(f"wrote {path}")
     print(next_steps(folder))

@@ -17,7 +17,7 @@ from ..backends import RUNNING, JobStatus, get_backend
 from ..errors import LaunchInterrupted, ServerFailed
 from ..launching import LaunchPlan, Progress, running_or_new_launch
 from ..readiness import INTERRUPTED, log_since, log_tail, stop_waiting_on_interrupt
-from ..report import already_running, connection_banner
+from ..report import connection_banner, waiting_for_lock
 from ..request import LaunchRequest, resolve
 from ..snakemake_run import run_workflow
 
@@ -77,20 +77,19 @@ def run(request: LaunchRequest, verbose: bool = False, as_json: bool = False,
     os.chdir(session.private)
     # --json keeps stdout for the JSON alone.
     chatter = sys.stderr if as_json else out
-    tunnel = not site.nodes_reachable
     progress = TerminalProgress(chatter, dots=not verbose)
     backend = get_backend(site.backend)
-    with session.launch_lock(on_wait=lambda: progress.notice(
-            f"another launch or a stop of {session.name} is in progress; waiting for it")):
+    with session.launch_lock(on_wait=lambda: progress.notice(waiting_for_lock(session.name))):
         assessment, plan = running_or_new_launch(site, resolved.settings, session, backend, progress,
                                                  launched_by="startnotebook")
         # Shown under the lock: a `stop` waiting for it cannot end the server before its URL is
         # shown, so no URL is shown that a concurrent stop is ending.
         if plan is None:
-            _show(assessment.connection, as_json, already_running(assessment.connection, tunnel), out)
+            _show(assessment.connection, as_json,
+                  connection_banner(assessment.connection, site.nodes_reachable, launched=False), out)
             return 0
         connection = _launch(plan, progress, chatter, verbose)
-        _show(connection, as_json, connection_banner(connection, tunnel), out)
+        _show(connection, as_json, connection_banner(connection, site.nodes_reachable), out)
     return 0
 
 

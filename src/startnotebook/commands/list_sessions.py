@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import sys
 
+from ..config import Site
 from ..session import sessions
 from ..status import SessionStatus, statuses
 from ..times import duration, hours_minutes, iso, when
-from .common import parser, print_json, site_of
+from .common import print_json
 
 COLUMNS = ("NAME", "STATE", "BACKEND", "JOB", "NODE", "URL", "FLAVOR", "STARTED", "IDLE", "LEFT",
            "FOLDER")
@@ -64,19 +65,15 @@ def _timestamp(text: str | None) -> float | None:
     return datetime.fromisoformat(text).timestamp() if text else None
 
 
-def main(argv: list[str]) -> int:
-    command = parser("list", "The user's sessions: running and pending ones (--all: every one).")
-    command.add_argument("--all", action="store_true", help="also the sessions that ended or failed")
-    command.add_argument("--json", action="store_true", help="JSON (schemas/list.schema.json)")
-    args = command.parse_args(argv)
-    site = site_of(args)
+def run(site: Site, every: bool = False, as_json: bool = False) -> int:
+    """The live sessions (``every``: all of them), as a table or as JSON."""
     found = statuses(sessions(site), site.backend)
-    rows = [row(status) for status in found if args.all or status.live]
-    if args.json:
+    rows = [row(status) for status in found if every or status.live]
+    if as_json:
         print_json(rows)
     elif rows:
         print(table(rows, os.path.expanduser("~")))
     else:
-        print("No sessions are running or pending." + ("" if args.all else " (--all shows every session)"),
+        print("No sessions are running or pending." + ("" if every else " (--all shows every session)"),
               file=sys.stderr)
     return 0

@@ -10,15 +10,16 @@ from __future__ import annotations
 import sys
 import time
 
+from ..config import Site
 from ..backends import get_backend
 from ..readiness import log_since
 from ..status import status_of
-from .common import existing_session, parser, site_of
+from .common import existing_session
 
 POLL_SECONDS = 0.5
 
 
-def follow(path, status, out=sys.stdout) -> None:
+def follow_until_the_end(path, status, out=sys.stdout) -> None:
     """Copy ``path`` as it grows until the session of ``status`` ends."""
     record = status.record
     job = status.job
@@ -40,21 +41,17 @@ def follow(path, status, out=sys.stdout) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def main(argv: list[str]) -> int:
-    command = parser("logs", "A session's server log (every launch's, oldest first).")
-    command.add_argument("name")
-    command.add_argument("-f", "--follow", action="store_true", help="follow it until the session ends")
-    command.add_argument("--workflow", action="store_true", help="the workflow's log instead")
-    args = command.parse_args(argv)
-    site = site_of(args)
-    session = existing_session(site, args.name)
-    path = session.workflow_log if args.workflow else session.server_log
-    if args.follow:
-        follow(path, status_of(session, site.backend))
+def run(site: Site, name: str, follow: bool = False, workflow: bool = False) -> int:
+    """The server's log of session ``name`` (``workflow``: the workflow's), or (``follow``) what
+    is added to it until the session ends."""
+    session = existing_session(site, name)
+    path = session.workflow_log if workflow else session.server_log
+    if follow:
+        follow_until_the_end(path, status_of(session, site.backend))
         return 0
     try:
         sys.stdout.write(path.read_text(errors="replace"))
     except FileNotFoundError:
-        print(f"{args.name} has no {'workflow' if args.workflow else 'server'} log yet ({path})",
+        print(f"{name} has no {'workflow' if workflow else 'server'} log yet ({path})",
               file=sys.stderr)
     return 0

@@ -19,9 +19,10 @@ from ..client import Server, Unreachable
 from ..config import Site
 from ..errors import ControllerUnreachable, StartNotebookError
 from ..judgement import LAUNCHING, PENDING, UNKNOWN
+from ..report import waiting_for_lock
 from ..session import Session
 from ..status import status_of
-from .common import existing_session, parser, site_of
+from .common import existing_session
 
 #: How long the job may take to end after its server was asked to stop: its pages have 20 s to
 #: save their documents (server/clean_end.py), then its kernels shut down.
@@ -65,16 +66,11 @@ def stop(status) -> str:
     return f"Stopped {status.name} (job {job['id']}); its files stay in {status.session.folder}."
 
 
-def main(argv: list[str]) -> int:
-    command = parser("stop", "Stop a session: its server shuts its kernels down, its job ends.")
-    command.add_argument("name")
-    args = command.parse_args(argv)
-    site = site_of(args)
-    session = existing_session(site, args.name)
+def run(site: Site, name: str) -> int:
+    session = existing_session(site, name)
     with session.launch_lock(on_wait=lambda: print(
-            f"startnotebook: a launch or another stop of {args.name} is in progress; waiting for it",
-            file=sys.stderr, flush=True)):
-        return _stop_under_lock(session, site, args.name)
+            f"startnotebook: {waiting_for_lock(name, stopping=True)}", file=sys.stderr, flush=True)):
+        return _stop_under_lock(session, site, name)
 
 
 def _stop_under_lock(session: Session, site: Site, name: str) -> int:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..config import Site
 from .. import accounting
 from ..errors import InvalidRequest
 from ..session import sessions
 from ..status import statuses
 from ..times import iso
-from .common import parser, print_json, site_of
+from .common import print_json
 
 
 def _since(text: str | None) -> float | None:
@@ -70,27 +71,20 @@ def table(report: dict, accounting_name: str = "batch system's accounting") -> s
         f", since {report['since']})" if report["since"] else ")")
 
 
-def main(argv: list[str]) -> int:
-    command = parser("usage", "Core-hours and memory GB-hours the user's sessions used.")
-    command.add_argument("--since", metavar="DATE", help="only launches started on or after DATE (2026-11-01)")
-    command.add_argument("--source", choices=("auto", "records", "accounting"), default="auto",
-                         help="launch records, or the batch system's accounting (auto: accounting "
-                         "where the cluster keeps it)")
-    command.add_argument("--json", action="store_true", help="JSON (schemas/usage.schema.json)")
-    args = command.parse_args(argv)
-    site = site_of(args)
+def run(site: Site, since: str | None = None, source: str = "auto", as_json: bool = False) -> int:
+    """What the user's sessions used since ``since``, from their records or (``source``) the
+    batch system's accounting."""
     found = sessions(site)
     # Sessions whose job ended without a word get their end recorded first (one question to the
     # batch system for all live records), so that none is counted as running for ever.
     statuses(found, site.backend)
-    uses = accounting.from_records(found, _since(args.since))
-    source = "records"
-    wants_accounting = args.source == "accounting" or (
-        args.source == "auto" and accounting.accounting_kept(uses))
+    uses = accounting.from_records(found, _since(since))
+    used = "records"
+    wants_accounting = source == "accounting" or (source == "auto" and accounting.accounting_kept(uses))
     if wants_accounting:
-        uses, source = accounting.from_accounting(uses), "accounting"
-    report = summary(uses, source, args.since)
-    if args.json:
+        uses, used = accounting.from_accounting(uses), "accounting"
+    report = summary(uses, used, since)
+    if as_json:
         print_json(report)
     else:
         print(table(report, accounting.accounting_names(uses)))
