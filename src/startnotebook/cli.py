@@ -32,6 +32,7 @@ COMMANDS = {
     "logs": (_command("logs"), "a session's server log"),
     "usage": (_command("usage"), "core-hours and memory used"),
     "init": (_command("init"), "a project of declared sessions"),
+    "run": (_command("run"), "a declared session's notebooks executed as batch jobs"),
 }
 
 

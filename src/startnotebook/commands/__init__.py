@@ -1,6 +1,6 @@
 """One module per command of ``startnotebook``; two kinds, as the command line has two kinds:
 
-* the session commands (``startnotebook COMMAND``: list, info, stop, logs, usage, init; the table
+* the session commands (``startnotebook COMMAND``: list, info, stop, logs, usage, init, run; the table
   ``cli.COMMANDS``) each have ``main(argv)``: they parse their own arguments and return the exit
   code;
 * the launch itself (``startnotebook [options]``: ``launch``, and ``check`` for ``--check``) has

@@ -1,0 +1,121 @@
+"""``startnotebook run NAME``: a declared session's notebooks executed as batch jobs.
+
+The wrapper of the target ``executed_NAME`` (workflow/rules/run.smk): it checks the project, the
+row, the notebooks and the parameters first (one line and a non-zero exit, before any job), then
+runs the project's own ``snakemake executed_NAME`` there, so that both keep one rerun record
+(the project's ``.snakemake``) and agree on what is up to date. It goes on with the other
+notebooks when one fails (``--keep-going``) and ends with one line per failed notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from .. import profiles, project
+from ..config import load_site, session_settings
+from ..errors import ConfigError, InvalidRequest, UnknownSession
+from ..names import check_name
+from ..runs import Outputs, check_placeable, failures_since, missing_notebooks, notebook_paths
+from ..session import Session
+from .common import parser
+
+#: A parameter's name: what papermill can write as a Python assignment.
+PARAMETER_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def parse_parameter(text: str) -> tuple[str, object]:
+    """``KEY=VALUE``, VALUE read as a YAML scalar (``n=3`` is the number 3)."""
+    import re
+
+    key, equals, value = text.partition("=")
+    if not equals or not re.fullmatch(PARAMETER_NAME, key):
+        raise InvalidRequest(f"--param {text!r}: give KEY=VALUE, KEY a Python name")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise InvalidRequest(f"--param {text!r}: the value is not valid YAML "
+                             f"({str(error).splitlines()[0]})") from None
+    if isinstance(parsed, (list, dict)):
+        raise InvalidRequest(f"--param {text!r}: the value must be a single value (a YAML scalar), "
+                             "not a list or a mapping")
+    return key, parsed
+
+
+def _project(folder: Path) -> dict:
+    config_file = folder / project.CONFIG
+    if not config_file.is_file():
+        raise InvalidRequest(f"no project in {folder} (no {project.CONFIG}; `startnotebook init` "
+                             "writes one, or name it with --project)")
+    project.check_ours(config_file, "project config")
+    return project.load_yaml(config_file)
+
+
+def _snakemake_argv(name: str, folder: Path, profile: Path | None, config_file: str, args) -> list[str]:
+    snakemake = Path(sys.executable).parent / "snakemake"
+    argv = [str(snakemake) if snakemake.is_file() else "snakemake", f"executed_{name}",
+            "--directory", str(folder), "--snakefile", str(folder / "workflow" / "Snakefile"),
+            # The profile startnotebook found (never one in the current directory), by its path.
+            "--profile", str(profile) if profile else "none",
+            "--configfile", config_file, "--keep-going"]
+    if args.force:
+        argv += ["--forcerun", "executed_notebook"]
+    if args.check:
+        argv.append("--dry-run")
+    return argv
+
+
+def main(argv: list[str]) -> int:
+    command = parser("run", "Execute the notebooks of a declared session top to bottom as batch "
+                     "jobs (one per notebook), in its image, with its parameters; outputs in the "
+                     "session folder's executed/. Runs the project's target executed_NAME.")
+    command.add_argument("name", help="the session: a row of the project's config/sessions.tsv")
+    command.add_argument("--project", metavar="DIR", help="the project (default: the current directory)")
+    command.add_argument("--notebook", metavar="FILE", action="append", default=[],
+                         help="run this notebook of the session folder only (repeatable; default: "
+                         "the session's notebooks)")
+    command.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
+                         help="a parameter over the row's (VALUE read as YAML: n=3 is the number 3)")
+    command.add_argument("--force", action="store_true", help="run even what is up to date")
+    command.add_argument("--check", action="store_true", help="show the jobs it would run; run none")
+    args = command.parse_args(argv)
+    name = check_name(args.name)
+    parameters = dict(parse_parameter(text) for text in args.param)
+    folder = Path(args.project or os.getcwd()).absolute()
+    profile = profiles.find_profile(args.profile)
+    site = load_site(profile)
+    declared = project.declarations(_project(folder), folder, site)
+    if name not in declared:
+        raise UnknownSession(f"project {folder} declares no session {name} "
+                             f"(it declares: {', '.join(sorted(declared)) or 'none'})")
+    fields, base = declared[name]
+    settings = session_settings(site, name, fields, base)
+    session_folder = Session.find(site, name).folder
+    paths = notebook_paths(settings, session_folder, args.notebook)
+    check_placeable(name, missing_notebooks(settings, session_folder, paths))
+    return _run(name, folder, profile, {"notebooks": args.notebook, "parameters": parameters}, args,
+                [Outputs(session_folder, path.removesuffix(".ipynb")) for path in paths])
+
+
+def _run(name: str, folder: Path, profile: Path | None, run: dict, args, outputs: list[Outputs]) -> int:
+    started = time.time()
+    with tempfile.NamedTemporaryFile("w", prefix="startnotebook-run-", suffix=".yaml") as config:
+        yaml.safe_dump({"run": run}, config)
+        config.flush()
+        try:
+            done = subprocess.run(_snakemake_argv(name, folder, profile, config.name, args), cwd=folder)
+        except OSError as error:
+            raise ConfigError(f"cannot run snakemake: {error.strerror}") from error
+    failures = failures_since(outputs, started)
+    for failure in failures:
+        print(f"startnotebook: error: {failure}", file=sys.stderr)
+    if done.returncode != 0 and not failures:
+        print(f"startnotebook: error: the run of {name} failed (snakemake exited with status "
+              f"{done.returncode}; its output is above)", file=sys.stderr)
+    return done.returncode
