@@ -175,6 +175,28 @@ def test_an_unknown_row_or_no_project_is_one_line(local):
     assert nowhere.returncode != 0 and "no project in" in nowhere.stderr
 
 
+def test_check_shows_the_jobs_and_runs_none(local):
+    user, project, session, _ = local
+    before = mtimes(session, "analysis", "other")
+    check = user.startnotebook("run", "rerun", "--param", "n=4", "--force", "--check", cwd=project)
+    assert check.returncode == 0, check.stderr[-3000:]
+    assert (check.stdout + check.stderr).count("rule executed_notebook:") == 2
+    assert mtimes(session, "analysis", "other") == before
+
+
+def test_parameters_in_the_sheet_that_are_not_a_mapping_are_one_line(local):
+    user, project, _, _ = local
+    sheet = project / "config" / "sessions.tsv"
+    original = sheet.read_text()
+    try:
+        sheet.write_text(original + "odd\tsmall\t60\t60\t\tnotebooks/other.ipynb\t[1, 2\n")
+        result = user.startnotebook("run", "rerun", cwd=project)
+        assert result.returncode != 0 and result.stderr.count("\n") == 1, result.stderr
+        assert "sessions.tsv line 3, column parameters: '[1, 2' is not of type 'object'" in result.stderr
+    finally:
+        sheet.write_text(original)
+
+
 # --- on the SLURM test cluster, as an ordinary user ------------------------------------------------
 @pytest.mark.slurm
 def test_a_run_on_the_cluster_is_one_batch_job_per_notebook(slurm):

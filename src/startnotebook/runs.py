@@ -168,9 +168,11 @@ def session_of(site, name: str, fields: dict, base: Path | None) -> SessionSetti
 
 
 # --- the job ---------------------------------------------------------------------------------------
-def write_request(wanted: dict, path: str) -> None:
+def write_request(wanted: dict, path: str, log: str) -> None:
     Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_json(Path(path), wanted)
+    Path(log).write_text(f"request of {wanted['notebook']}: parameters {json.dumps(wanted['parameters'])}, "
+                         f"image {wanted['container']['image'] or 'none'}\n")
 
 
 def image_digest(image: str | None) -> str | None:

@@ -12,12 +12,14 @@ rule run_request:
         "{folder}/.startnotebook/runs/{path}.json",
     params:
         request=lambda wildcards: RUNS.request(wildcards.folder, wildcards.path),
+    log:
+        "{folder}/.startnotebook/runs/{path}.request.log",
     wildcard_constraints:
         folder=runs.FOLDER_PATTERN,
         path=runs.PATH_PATTERN,
     localrule: True
     run:
-        runs.write_request(params.request, output[0])
+        runs.write_request(params.request, output[0], log[0])
 
 
 rule executed_notebook:
