@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import User, cluster_user, wait_until
+from conftest import User, cluster_user, container_profile, wait_until
 from startnotebook.config import schema_errors
 
 # A 1x1 PNG: the figure where the kernel's environment has no matplotlib.
@@ -195,6 +195,27 @@ def test_parameters_in_the_sheet_that_are_not_a_mapping_are_one_line(local):
         assert "sessions.tsv line 3, column parameters: '[1, 2' is not of type 'object'" in result.stderr
     finally:
         sheet.write_text(original)
+
+
+WHERE = notebook("import json, os, sys; print(json.dumps({'prefix': sys.prefix, 'home': os.environ['HOME'], "
+                 "'cwd': os.getcwd()}))")
+
+
+@pytest.mark.container
+def test_the_same_run_inside_the_sessions_image(local, notebook_image):
+    """In Charliecloud, on the image of envs/notebook (papermill inside it), with the session's
+    HOME and working directory, as its interactive session has them."""
+    user, project, session, _ = local
+    container_profile(user)
+    (session / "where.ipynb").write_text(WHERE)
+    result = user.startnotebook("run", "rerun", "--profile", "container", "--notebook", "where.ipynb",
+                                cwd=project, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    facts = json.loads(printed(executed(session, "where", ".ipynb")))
+    assert facts == {"prefix": "/usr", "home": str(session), "cwd": str(session)}
+    record = check_record(executed(session, "where", ".json"))
+    assert record["image"] == {"path": str(notebook_image), "digest": notebook_image.name.removeprefix("notebook-")}
+    assert "papermill" in record["kernel"]["packages"]
 
 
 # --- on the SLURM test cluster, as an ordinary user ------------------------------------------------
