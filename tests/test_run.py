@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import User, cluster_user, container_profile, wait_until
+from conftest import User, cluster_user, container_profile, processes_mentioning, wait_until
 from startnotebook.config import schema_errors
 
 # A 1x1 PNG: the figure where the kernel's environment has no matplotlib.
@@ -151,6 +151,21 @@ def test_a_failing_cell_is_named_in_one_line_and_its_notebook_kept(local):
     assert executed(session, "other", ".json").exists()  # the other notebook ran on
 
 
+def test_a_notebook_past_its_run_timeout_is_stopped_and_says_so(local):
+    user, project, session, _ = local
+    (session / "forever.ipynb").write_text(notebook("import time", "time.sleep(600)"))
+    result = user.startnotebook("run", "rerun", "--notebook", "forever.ipynb", "--run-timeout", "4",
+                                cwd=project, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == ("startnotebook: error: notebook forever.ipynb of "
+                                                      "session rerun ran past its run timeout of 4 s and was "
+                                                      "stopped"), result.stderr[-3000:]
+    assert check_record(executed(session, "forever", ".failed.json"))["exit"] == 124
+    assert executed(session, "forever", ".failed.ipynb").exists()
+    # Its kernel too is gone (it ran with the session's runtime folder).
+    assert wait_until(lambda: not processes_mentioning(str(session / ".local")), 10)
+
+
 BAD = {
     "not YAML": (["--param", "n=[1"], "--param 'n=[1': the value is not valid YAML"),
     "not KEY=VALUE": (["--param", "n"], "--param 'n': give KEY=VALUE"),
@@ -226,7 +241,7 @@ def test_a_run_on_the_cluster_is_one_batch_job_per_notebook(slurm):
         project = make_project(user, "batch\ttiny\t600\t600\t\tnotebooks/analysis.ipynb,notebooks/other.ipynb\t")
         # Outside the project's directory, the project given.
         result = user.startnotebook("run", "batch", "--project", str(project), "--profile", "slurm",
-                                    "--param", "n=3", timeout=600)
+                                    "--param", "n=3", "--run-timeout", "900", timeout=600)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         session = user.home / "batch"
         records = [check_record(executed(session, name, ".json")) for name in ("analysis", "other")]
@@ -234,15 +249,16 @@ def test_a_run_on_the_cluster_is_one_batch_job_per_notebook(slurm):
         assert len(jobs) == 2 and None not in jobs
         assert {record["node"] for record in records} <= {"c1", "c2"}
         def accounted() -> bool:
-            listed = subprocess.run(["sacct", "-n", "-X", "-o", "JobID", "-j", ",".join(jobs)], env=slurm.env,
-                                    capture_output=True, text=True).stdout.split()
-            return sorted(listed) == sorted(jobs)
+            # Each job with its --time: at least the run timeout (15 min) and a minute to spare.
+            listed = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,Timelimit", "-j", ",".join(jobs)],
+                                    env=slurm.env, capture_output=True, text=True).stdout.split()
+            return sorted(listed) == sorted(f"{job}|00:16:00" for job in jobs)
 
         assert wait_until(accounted, 30)
         assert "n is int 3" in printed(executed(session, "analysis", ".ipynb"))
         # Plain snakemake in the project keeps the same rerun record: nothing to do.
         same = user.home / "same-parameters.yaml"
-        same.write_text("run: {parameters: {n: 3}}\n")
+        same.write_text("run: {parameters: {n: 3}, timeout: 900}\n")
         user.owns(same)
         again = user.snakemake("--profile", "slurm", "executed_batch", "--configfile", str(same),
                                cwd=project, timeout=300)

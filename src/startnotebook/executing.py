@@ -6,7 +6,7 @@ by the image's (runs.py starts it, inside the container if the session has one).
 SOURCE into OUTPUT (papermill: the parameters go into a cell after the one tagged
 ``parameters``, or first), and prints, as its last line, a JSON object of the Python and the
 packages of this environment, the kernel's. The exit status is 0 if every cell ran, 1 if one
-failed (OUTPUT then holds the notebook up to the error).
+failed (OUTPUT then holds the notebook up to the error); SIGTERM ends it with its kernel.
 
 Only the standard library and papermill are imported: inside an image this package is bound at
 /opt/startnotebook, and whatever else it imports must be in the image.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import platform
+import signal
 import sys
 from importlib import metadata
 
@@ -53,7 +54,14 @@ def execute(source: str, output: str, parameters: dict) -> int:
     return 0
 
 
+def _exit_on_term(signal_number, frame) -> None:
+    # Stopped (the run's timeout, a cancelled job): leave through papermill's own clean-up, which
+    # shuts the kernel down (a kernel has a session of its own, beyond its caller's signals).
+    raise SystemExit(128 + signal_number)
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_term)
     source, output, parameters = argv
     status = execute(source, output, json.loads(parameters))
     print(json.dumps(environment_versions()), flush=True)

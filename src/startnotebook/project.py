@@ -7,7 +7,7 @@ as a module (``startnotebook init`` writes it)::
     workflow/profiles/default/       what every run needs (Snakemake's threads, one core)
     config/config.yaml               sessions_sheet: config/sessions.tsv (and/or sessions: {...})
     config/sessions.tsv              name, flavor, kernel_timeout, notebook_timeout, image, notebooks,
-                                     parameters (of a run: startnotebook run NAME)
+                                     parameters, run_timeout (of a run: startnotebook run NAME)
 
 A project declares sessions only: the site's settings (backend, flavours, folders, container)
 come from the profile, and a project's config that names one is refused.
@@ -29,8 +29,9 @@ from .names import check_name
 
 CONFIG = Path("config") / "config.yaml"
 SHEET = Path("config") / "sessions.tsv"
-FIELDS = ("name", "flavor", "kernel_timeout", "notebook_timeout", "tls", "image", "notebooks", "parameters")
-INTEGER_FIELDS = ("kernel_timeout", "notebook_timeout")
+FIELDS = ("name", "flavor", "kernel_timeout", "notebook_timeout", "tls", "image", "notebooks", "parameters",
+          "run_timeout")
+INTEGER_FIELDS = ("kernel_timeout", "notebook_timeout", "run_timeout")
 SITE_KEYS = ("backend", "sessions_root", "url_timeout", "login_host", "nodes_reachable", "tls",
              "slurm", "container", "flavours", "session_defaults", "warnings")
 

@@ -8,12 +8,14 @@ them neutral answers.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from .config import Flavour
+from .config import Flavour, SessionSettings
 from .errors import InvalidRequest
-from .runs import (Outputs, check_placeable, container_of, missing_notebooks, notebook_paths,
-                   parameters_of, place, request, session_of)
+from .launching import Progress
+from .runs import (Outputs, check_placeable, container_of, job_minutes, missing_notebooks, notebook_paths,
+                   parameters_of, place, request, run_timeout, session_of)
 from .session import Session
 from .snakefile import Sessions, as_workflow_error
 
@@ -30,6 +32,7 @@ class RunTargets:
         run = config.get("run") or {}
         self.named = list(run.get("notebooks") or [])
         self.overrides = dict(run.get("parameters") or {})
+        self.timeout = run.get("timeout")
         self.requests: dict[tuple[str, str], dict] = {}  # by (session folder, path without .ipynb)
         self.flavours: dict[str, Flavour] = {}  # by session folder
         self.images: dict[str, str] = {}  # by session folder: an image the workflow builds
@@ -48,23 +51,33 @@ class RunTargets:
         dry = self.sessions.workflow.dryrun
         session = Session.find(site, name) if dry else Session.create(site, name)
         folder = session.folder
-        paths = notebook_paths(settings, folder, self.named)
-        missing = missing_notebooks(settings, folder, paths)
-        check_placeable(name, missing)
-        if not dry:
-            session.prepare()
-            place(folder, missing)
         container, recipe = container_of(site, settings)
         if recipe is not None:
             self.images[str(folder)] = container.image
-        self.flavours[str(folder)] = settings.flavour
+        timeout = run_timeout(fields, self.timeout)
+        self.flavours[str(folder)] = replace(settings.flavour,
+                                             runtime=job_minutes(settings.flavour.runtime, timeout))
         parameters = parameters_of(fields, self.overrides)
         wanted = []
-        for path in paths:
+        for path in self._notebooks(settings, session, dry):
             stem = path.removesuffix(".ipynb")
-            self.requests[(str(folder), stem)] = request(name, stem, parameters, container)
+            self.requests[(str(folder), stem)] = request(name, stem, parameters, container, timeout)
             wanted += Outputs(folder, stem).declared
         return wanted
+
+    def _notebooks(self, settings: SessionSettings, session: Session, dry: bool) -> list[str]:
+        """The notebooks to run, put into the session folder where missing (a dry run writes
+        nothing: a notebook still to be put there is only named)."""
+        paths = notebook_paths(settings, session.folder, self.named)
+        missing = missing_notebooks(settings, session.folder, paths)
+        check_placeable(settings.name, missing)
+        if dry:
+            for path in missing:
+                Progress().notice(f"{settings.name}: would put {path} into {session.folder} and run it")
+            return [path for path in paths if path not in missing]
+        session.prepare()
+        place(session.folder, missing)
+        return paths
 
     @as_workflow_error
     def request(self, folder: str, path: str) -> dict:

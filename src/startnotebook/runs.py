@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -152,11 +153,24 @@ def parameters_of(fields: dict, overrides: dict) -> dict:
     return {**(fields.get("parameters") or {}), **overrides}
 
 
-def request(name: str, path: str, parameters: dict, container: Container) -> dict:
-    """What one notebook's job runs: its parameters and where (the rerun rules compare it)."""
-    return {"session": name, "notebook": f"{path}.ipynb", "parameters": parameters,
+def request(name: str, path: str, parameters: dict, container: Container, timeout: int | None) -> dict:
+    """What one notebook's job runs: its parameters, where, for how long at most (the rerun
+    rules compare it)."""
+    return {"session": name, "notebook": f"{path}.ipynb", "parameters": parameters, "timeout": timeout,
             "container": {"runtime": container.runtime, "image": container.image,
                           "python": container.python, "binds": list(container.binds)}}
+
+
+def run_timeout(fields: dict, override: int | None) -> int | None:
+    """Seconds the whole notebook may take: the command's, else the row's (None: no bound but
+    the job's wall time)."""
+    return override or fields.get("run_timeout")
+
+
+def job_minutes(flavour_minutes: int, timeout: int | None) -> int:
+    """The job's --time: the flavour's, and at least the run timeout with a minute to spare
+    (so that the run, not SLURM, ends a notebook past it, and says so)."""
+    return max(flavour_minutes, -(-timeout // 60) + 1) if timeout else flavour_minutes
 
 
 def container_of(site, settings: SessionSettings) -> tuple[Container, Path | None]:
@@ -203,23 +217,65 @@ def execute(request_file: str, source: str, outputs: Outputs, log: str) -> None:
     command, env = _inner_command(wanted, folder, Path(source), outputs.notebook)
     started = time.time()
     with open(log, "w") as stream:
-        done = subprocess.run(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=stream, text=True)
+        returncode, stdout = _run_within(command, folder, env, stream, wanted.get("timeout"))
     ended = time.time()
-    versions = _last_json_line(done.stdout)
+    versions = _last_json_line(stdout)
     record = {
         "session": wanted["session"], "notebook": wanted["notebook"],
         "image": {"path": wanted["container"]["image"], "digest": image_digest(wanted["container"]["image"])}
         if wanted["container"]["runtime"] != "none" else None,
         "parameters": wanted["parameters"], "job_id": os.environ.get("SLURM_JOB_ID"),
-        "node": socket.gethostname(), "started": started, "ended": ended, "exit": done.returncode,
+        "node": socket.gethostname(), "started": started, "ended": ended, "exit": returncode,
         "kernel": _kernel(outputs.notebook, versions), "failed_cell": None, "error": None,
     }
-    if done.returncode != 0:
+    if returncode == TIMED_OUT:
+        _fail(record, outputs, log, f"ran past its run timeout of {wanted['timeout']} s and was stopped")
+    if returncode != 0:
         _fail(record, outputs, log)
     for stale in (outputs.failed_notebook, outputs.failed_record):
         stale.unlink(missing_ok=True)
     _write_html(outputs.notebook, outputs.html)
     write_record(outputs.record, record)
+
+
+#: The exit status recorded for a run stopped at its timeout (as timeout(1) has it).
+TIMED_OUT = 124
+#: Seconds a stopped run gets to end (its kernel too) before it is killed.
+GRACE = 5
+
+
+def _run_within(command: list[str], folder: Path, env: dict, log, timeout: int | None) -> tuple[int, str]:
+    """Run ``command`` (its kernel included: a process group of its own) for ``timeout`` seconds
+    at most; past it the whole group is stopped and the status is TIMED_OUT."""
+    process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+                               start_new_session=True)
+    try:
+        stdout, _ = process.communicate(timeout=timeout)
+        return process.returncode, stdout
+    except subprocess.TimeoutExpired:
+        _stop_group(process)
+        return TIMED_OUT, ""
+    except BaseException:
+        _stop_group(process)  # the job was cancelled (Snakemake, scancel): nothing is left running
+        raise
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """TERM to the group, KILL after GRACE seconds to whatever of it is left (a kernel)."""
+    _signal_group(process, signal.SIGTERM)
+    try:
+        process.communicate(timeout=GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(process, signal.SIGKILL)
+    process.communicate()
+
+
+def _signal_group(process: subprocess.Popen, number: int) -> None:
+    try:
+        os.killpg(process.pid, number)
+    except ProcessLookupError:
+        pass  # every process of the group has ended
 
 
 def _last_json_line(stdout: str) -> dict | None:
@@ -241,15 +297,16 @@ def _kernel(executed: Path, versions: dict | None) -> dict | None:
     return {"python": language.get("version") or versions["python"], "packages": versions["packages"]}
 
 
-def _fail(record: dict, outputs: Outputs, log: str) -> None:
+def _fail(record: dict, outputs: Outputs, log: str, why: str | None = None) -> None:
     """Keep the partly executed notebook where Snakemake leaves it, say which cell failed."""
     notebook = record["notebook"]
+    cell = None
     if outputs.notebook.exists():
         os.replace(outputs.notebook, outputs.failed_notebook)
-        cell, error = failed_cell(json.loads(outputs.failed_notebook.read_text()))
-        why = f"failed at cell {cell}: {error}" if cell else "failed"
-    else:
-        cell, why = None, f"could not be executed: {_last_line(log)}"
+        if why is None:
+            cell, error = failed_cell(json.loads(outputs.failed_notebook.read_text()))
+            why = f"failed at cell {cell}: {error}" if cell else "failed"
+    why = why or f"could not be executed: {_last_line(log)}"
     record.update(failed_cell=cell, error=f"notebook {notebook} of session {record['session']} {why}")
     write_record(outputs.failed_record, record)
     raise NotebookFailed(record["error"])

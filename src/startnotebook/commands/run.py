@@ -9,6 +9,7 @@ notebooks when one fails (``--keep-going``) and ends with one line per failed no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -19,9 +20,10 @@ from pathlib import Path
 import yaml
 
 from .. import profiles, project
-from ..config import load_site, session_settings
+from ..config import check_timeout, load_site, session_settings
 from ..errors import ConfigError, InvalidRequest, UnknownSession
 from ..names import check_name
+from ..records import write_private
 from ..runs import Outputs, check_placeable, failures_since, missing_notebooks, notebook_paths
 from ..session import Session
 from .common import parser
@@ -71,7 +73,7 @@ def _snakemake_argv(name: str, folder: Path, profile: Path | None, config_file: 
     return argv
 
 
-def main(argv: list[str]) -> int:
+def _parser():
     command = parser("run", "Execute the notebooks of a declared session top to bottom as batch "
                      "jobs (one per notebook), in its image, with its parameters; outputs in the "
                      "session folder's executed/. Runs the project's target executed_NAME.")
@@ -82,11 +84,19 @@ def main(argv: list[str]) -> int:
                          "the session's notebooks)")
     command.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
                          help="a parameter over the row's (VALUE read as YAML: n=3 is the number 3)")
+    command.add_argument("--run-timeout", metavar="S", help="stop a notebook's run after S seconds "
+                         "(default: the row's run_timeout, else the flavour's wall time)")
     command.add_argument("--force", action="store_true", help="run even what is up to date")
     command.add_argument("--check", action="store_true", help="show the jobs it would run; run none")
-    args = command.parse_args(argv)
+    return command
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
     name = check_name(args.name)
-    parameters = dict(parse_parameter(text) for text in args.param)
+    run = {"notebooks": args.notebook, "parameters": dict(parse_parameter(text) for text in args.param)}
+    if args.run_timeout is not None:
+        run["timeout"] = check_timeout("--run-timeout", args.run_timeout)
     folder = Path(args.project or os.getcwd()).absolute()
     profile = profiles.find_profile(args.profile)
     site = load_site(profile)
@@ -94,22 +104,20 @@ def main(argv: list[str]) -> int:
     if name not in declared:
         raise UnknownSession(f"project {folder} declares no session {name} "
                              f"(it declares: {', '.join(sorted(declared)) or 'none'})")
-    fields, base = declared[name]
-    settings = session_settings(site, name, fields, base)
-    session_folder = Session.find(site, name).folder
-    paths = notebook_paths(settings, session_folder, args.notebook)
-    check_placeable(name, missing_notebooks(settings, session_folder, paths))
-    return _run(name, folder, profile, {"notebooks": args.notebook, "parameters": parameters}, args,
-                [Outputs(session_folder, path.removesuffix(".ipynb")) for path in paths])
+    settings = session_settings(site, name, *declared[name])
+    session = Session.find(site, name) if args.check else Session.create(site, name)
+    paths = notebook_paths(settings, session.folder, args.notebook)
+    check_placeable(name, missing_notebooks(settings, session.folder, paths))
+    outputs = [Outputs(session.folder, path.removesuffix(".ipynb")) for path in paths]
+    return _run(name, folder, profile, run, args, session, outputs)
 
 
-def _run(name: str, folder: Path, profile: Path | None, run: dict, args, outputs: list[Outputs]) -> int:
+def _run(name: str, folder: Path, profile: Path | None, run: dict, args, session: Session,
+         outputs: list[Outputs]) -> int:
     started = time.time()
-    with tempfile.NamedTemporaryFile("w", prefix="startnotebook-run-", suffix=".yaml") as config:
-        yaml.safe_dump({"run": run}, config)
-        config.flush()
+    with _run_config(session, run, args.check) as config:
         try:
-            done = subprocess.run(_snakemake_argv(name, folder, profile, config.name, args), cwd=folder)
+            done = subprocess.run(_snakemake_argv(name, folder, profile, config, args), cwd=folder)
         except OSError as error:
             raise ConfigError(f"cannot run snakemake: {error.strerror}") from error
     failures = failures_since(outputs, started)
@@ -119,3 +127,23 @@ def _run(name: str, folder: Path, profile: Path | None, run: dict, args, outputs
         print(f"startnotebook: error: the run of {name} failed (snakemake exited with status "
               f"{done.returncode}; its output is above)", file=sys.stderr)
     return done.returncode
+
+
+@contextlib.contextmanager
+def _run_config(session: Session, run: dict, dry: bool):
+    """The run's settings as a config file for Snakemake, where its batch jobs (which are given
+    it too) find it: in the session folder, not in a node's /tmp. A dry run writes nothing there."""
+    if dry:
+        with tempfile.NamedTemporaryFile("w", prefix="startnotebook-run-", suffix=".yaml") as stream:
+            yaml.safe_dump({"run": run}, stream)
+            stream.flush()
+            yield stream.name
+        return
+    session.prepare()
+    path = session.private / "runs" / f".config-{os.getpid()}.yaml"
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    write_private(path, yaml.safe_dump({"run": run}))
+    try:
+        yield str(path)
+    finally:
+        path.unlink(missing_ok=True)
