@@ -263,3 +263,13 @@ def test_a_run_on_the_cluster_is_one_batch_job_per_notebook(slurm):
         again = user.snakemake("--profile", "slurm", "executed_batch", "--configfile", str(same),
                                cwd=project, timeout=300)
         assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stderr[-3000:]
+        # A failing cell fails its batch job; the partial notebook outlives it.
+        (session / "broken.ipynb").write_text(BROKEN)
+        user.owns(session / "broken.ipynb")
+        failed = user.startnotebook("run", "batch", "--project", str(project), "--profile", "slurm",
+                                    "--notebook", "broken.ipynb", timeout=300)
+        assert failed.returncode != 0
+        assert failed.stderr.strip().splitlines()[-1].endswith("broken.ipynb of session batch failed at cell 3: "
+                                                               "ZeroDivisionError: division by zero"), failed.stderr
+        assert check_record(executed(session, "broken", ".failed.json"))["job_id"] not in jobs | {None}
+        assert executed(session, "broken", ".failed.ipynb").exists()
