@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .config import Flavour, SessionSettings
+from .config import Flavour, SessionSettings, session_settings
 from .errors import InvalidRequest
+from .image import container_for
 from .launching import Progress
-from .runs import (Outputs, check_placeable, container_of, job_minutes, missing_notebooks, notebook_paths,
-                   parameters_of, place, request, run_timeout, session_of)
+from .runs import (Outputs, check_placeable, job_minutes, missing_notebooks, notebook_paths, parameters_of,
+                   place, request, run_timeout)
 from .session import Session
 from .snakefile import Sessions, as_workflow_error
 
@@ -47,11 +48,11 @@ class RunTargets:
         missing (and cannot be put there) fails the run now, before any job."""
         fields, base = self.sessions.declared[name]
         site = self.sessions.site
-        settings = session_of(site, name, fields, base)
+        settings = session_settings(site, name, fields, base)
         dry = self.sessions.workflow.dryrun
         session = Session.find(site, name) if dry else Session.create(site, name)
         folder = session.folder
-        container, recipe = container_of(site, settings)
+        container, recipe = container_for(site.container, settings.recipe, name)
         if recipe is not None:
             self.images[str(folder)] = container.image
         timeout = run_timeout(fields, self.timeout)

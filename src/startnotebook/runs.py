@@ -30,10 +30,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import SessionSettings, message, schema_errors, session_settings, where
+from .config import SessionSettings, message, schema_errors, where
 from .containers import get_runtime
 from .errors import InvalidRequest, NotebookFetchError, StartNotebookError
-from .image import container_for
 from .job import Container, container_run_in, session_environment
 from .launching import notebook_name
 from .records import write_json
@@ -57,32 +56,14 @@ class Outputs:
     folder: Path
     path: str  # the notebook's path in the folder, without ".ipynb"
 
-    def _executed(self, suffix: str) -> Path:
+    def executed(self, suffix: str) -> Path:
         return self.folder / EXECUTED / f"{self.path}{suffix}"
 
-    @property
-    def notebook(self) -> Path:
-        return self._executed(".ipynb")
-
-    @property
-    def html(self) -> Path:
-        return self._executed(".html")
-
-    @property
-    def record(self) -> Path:
-        return self._executed(".json")
-
-    @property
-    def failed_notebook(self) -> Path:
-        return self._executed(".failed.ipynb")
-
-    @property
-    def failed_record(self) -> Path:
-        return self._executed(".failed.json")
-
-    @property
-    def request(self) -> Path:
-        return self.folder / ".startnotebook" / "runs" / f"{self.path}.json"
+    notebook = property(lambda self: self.executed(".ipynb"))
+    html = property(lambda self: self.executed(".html"))
+    record = property(lambda self: self.executed(".json"))
+    failed_notebook = property(lambda self: self.executed(".failed.ipynb"))
+    failed_record = property(lambda self: self.executed(".failed.json"))
 
     @property
     def declared(self) -> list[str]:
@@ -171,14 +152,6 @@ def job_minutes(flavour_minutes: int, timeout: int | None) -> int:
     """The job's --time: the flavour's, and at least the run timeout with a minute to spare
     (so that the run, not SLURM, ends a notebook past it, and says so)."""
     return max(flavour_minutes, -(-timeout // 60) + 1) if timeout else flavour_minutes
-
-
-def container_of(site, settings: SessionSettings) -> tuple[Container, Path | None]:
-    return container_for(site.container, settings.recipe, settings.name)
-
-
-def session_of(site, name: str, fields: dict, base: Path | None) -> SessionSettings:
-    return session_settings(site, name, fields, base)
 
 
 # --- the job ---------------------------------------------------------------------------------------
