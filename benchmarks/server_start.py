@@ -37,7 +37,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from startnotebook.credentials import hash_password
+from startnotebook.credentials import hash_password, write_new_proof_key
+from startnotebook.records import LaunchRecord
 from startnotebook.jupyter_config import SESSION_API
 
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -61,6 +62,7 @@ CLOCK_FACTS = {"session_name": "benchmark", "flavour": "small", "cpus": 1, "memo
 def start(home: Path, extensions: dict, quick: bool, clock: bool) -> dict[str, float]:
     launch = home / "launch"
     launch.mkdir(parents=True)
+    write_new_proof_key(LaunchRecord(launch))  # a session's server proves itself with it, or exits
     config = home / "config.json"
     config.write_text(json.dumps({
         "ServerApp": {"ip": "127.0.0.1", "port": 0, "open_browser": False, "allow_root": True,

@@ -43,6 +43,10 @@ def test_the_kernel_runs_in_the_container_with_the_session_folder_as_home(notebo
     assert facts["project"].startswith("site,value")
     assert (folder / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (folder / "from-the-notebook.txt").stat().st_uid == facts["uid"]
+    # The image's JupyterLab serves the session's clock (the package's extension, bound in).
+    lab = jupyter.http.get(jupyter.url + "/lab", timeout=10).text
+    assert '"name": "startnotebook"' in lab or '"name":"startnotebook"' in lab, "no clock extension in /lab"
+    assert jupyter.http.get(jupyter.url + "/startnotebook/api/session", timeout=10).status_code == 200
 
 
 def test_pip_install_user_lands_in_the_session_and_outlives_it(notebook_image, user):
@@ -79,7 +83,23 @@ def test_check_shows_the_image_its_state_and_the_container_command(notebook_imag
     for part in ("--bind=/tmp", "--bind=/srv", f"--cd={user.home / 'look'}", str(notebook_image),
                  "-- /usr/bin/python3 -P -m startnotebook.server"):
         assert part in command, part
+    assert "--bind=" in command and ":/opt/startnotebook/share/jupyter/labextensions/startnotebook" in command
+    assert "clock            : warns 10:00 and 2:00 before the wall time" in result.stdout, result.stdout
     assert list(user.home.glob("look")) == []
+
+
+def test_check_says_when_an_image_cannot_show_the_clock(tmp_path):
+    from startnotebook.containers import LABEXTENSION_MOUNT, labextension_problem
+
+    image = tmp_path / "site-image"
+    (image / "usr/lib/python3/dist-packages/jupyterlab-3.6.7.dist-info").mkdir(parents=True)
+    assert "no folder /opt/startnotebook/share/jupyter/labextensions/startnotebook" in labextension_problem(str(image))
+    (image / LABEXTENSION_MOUNT.lstrip("/")).mkdir(parents=True)
+    assert labextension_problem(str(image)) == "the image's JupyterLab is 3.6.7, not 4"
+    (image / "usr/lib/python3/dist-packages/jupyterlab-3.6.7.dist-info").rename(
+        image / "usr/lib/python3/dist-packages/jupyterlab-4.6.1.dist-info")
+    assert labextension_problem(str(image)) is None
+    assert labextension_problem(str(tmp_path / "image.sif")) is None  # a file: not judged
 
 
 def test_a_changed_recipe_is_a_new_image_to_build(notebook_image, tmp_path):
@@ -151,6 +171,9 @@ def test_the_apptainer_command_maps_the_same_settings():
     image = command.index("/images/notebook.sif")
     assert command[image + 1:image + 5] == ["/usr/bin/python3", "-P", "-m", "startnotebook.server"]
     assert command[-1] == f"{record.folder}/jupyter_config.json"
+    # The clock's extension, where the image's JupyterLab looks (an image file gets every bind).
+    assert any(part.endswith(":/opt/startnotebook/share/jupyter/labextensions/startnotebook") for part in command)
+    assert "JUPYTER_PATH=/opt/startnotebook/share/jupyter" in command
 
 
 @pytest.mark.slurm

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import subprocess
 import sys
 from pathlib import Path
@@ -73,20 +75,23 @@ def test_looking_a_session_up_makes_nothing_creating_it_makes_its_private_folder
 
 
 def test_a_local_session_says_one_thing_of_its_profile_resources_and_wall_time(user):
-    """On this machine nothing ends a session at its wall time: --check, info and list say so in
-    the same words, rather than show a limit next to "no limits" or no time left at all."""
+    """On this machine too a session ends at its wall time: --check shows the limit and the clean
+    end before it, info and list the time left, in the words of JupyterLab's status bar."""
     check = user.startnotebook("--check", "--name", "here")
-    assert "wall time        : 8:00:00 (not enforced on this machine)" in check.stdout, check.stdout
+    assert "wall time        : 8:00:00\n" in check.stdout, check.stdout
+    assert ("clock            : warns 10:00 and 2:00 before the wall time, 2:00 before the notebook "
+            "timeout; saves open documents and ends the session 1:00 before the wall time") in check.stdout
     assert "profile          : none (this machine)" in check.stdout
     launched = user.startnotebook("--name", "here", "--notebook-timeout", "60")
     assert launched.returncode == 0, launched.stderr
     try:
         info = user.startnotebook("info", "here").stdout
-        assert "wall time    : 8:00:00 (not enforced on this machine)" in info, info
+        assert re.search(r"wall time    : 7:5\d left, ends at \d\d:\d\d \(wall time\)", info), info
+        assert re.search(r"notebook     : stops in [01]:\d\d unless a kernel starts", info), info
         assert "profile      : none (this machine)" in info and "small (1 cpu, 8192 MB)" in info
         listed = user.startnotebook("list").stdout.splitlines()
         header, row = listed[0], listed[1]
-        assert row[header.index("LEFT"):].startswith("not enforced"), listed
+        assert row[header.index("LEFT"):].startswith("7:5"), listed
     finally:
         assert user.startnotebook("stop", "here").returncode == 0
 

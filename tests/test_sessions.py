@@ -111,7 +111,7 @@ def test_info_gives_the_printed_url_and_password_and_the_tunnel(researcher, thre
     # The cluster's nodes are not reachable from a laptop (site setting): the banner says how.
     assert tunnel in banner and f"http://localhost:{port}" in banner
     text = researcher.startnotebook("info", "tide").stdout
-    for expected in (url, password, tunnel, "medium (4 cpus, 32768 MB)", "server.log", "time left"):
+    for expected in (url, password, tunnel, "medium (4 cpus, 32768 MB)", "server.log", "left, ends at"):
         assert expected in text, expected
     JupyterSession(url, password)
 

@@ -196,3 +196,13 @@ def test_accounting_is_asked_of_the_backend_and_the_local_one_keeps_none():
     assert from_accounting([use]) == [use]
     assert [_memory_mb(tres) for tres in ("cpu=2,mem=1G,node=1", "mem=512M", "mem=1536K", "cpu=1")] \
         == [1024, 512, 2, None]
+
+
+def test_a_waiting_slurm_job_says_when_slurm_expects_it_to_start():
+    from startnotebook.backends.slurm import _status
+
+    waiting = _status("PENDING", "Resources", "", "8:00:00", "2026-12-02T17:42:00")
+    assert str(waiting) == "PENDING (Resources, expected to start at 17:42)"
+    assert str(_status("PENDING", "Priority", "", "8:00:00", "N/A")) == "PENDING (Priority)"
+    running = _status("RUNNING", "None", "c1", "1-02:03:04", "2026-12-02T09:42:00")
+    assert running.seconds_left == 86400 + 2 * 3600 + 3 * 60 + 4 and running.expected_start is None

@@ -28,6 +28,8 @@ class Use:
     end: float | None  # None: still running (counted until now)
     cpus: int
     mem_mb: int
+    #: Why it ended, as its record says ("wall time reached", "notebook timeout: ..."); None: running.
+    end_reason: str | None = None
 
     @property
     def hours(self) -> float:
@@ -54,7 +56,7 @@ def _use(session: Session, record: LaunchRecord) -> Use | None:
     else:
         ended = None  # running: counted until now
     return Use(session.name, record.id, job["backend"], job["id"], start["started"], ended,
-               launch["cpus_per_task"], launch["mem_mb"])
+               launch["cpus_per_task"], launch["mem_mb"], (end or {}).get("reason"))
 
 
 def from_records(sessions: list[Session], since: float | None = None) -> list[Use]:

@@ -29,7 +29,7 @@ from http.cookies import SimpleCookie
 from typing import Callable, Iterator, Sequence, TypeVar
 
 from .records import LaunchRecord
-from .server import NONCE_BYTES, PROOF_PATH, proof_of, sha256_fingerprint
+from .server import NONCE_BYTES, PROOF_PATH, STOP_PATH, proof_of, sha256_fingerprint
 
 TIMEOUT = 5
 #: Servers asked at once by :func:`concurrently` (each thread mostly waits on one round trip).
@@ -135,12 +135,15 @@ class Server:
             return exchange.login(password)
 
     def shutdown(self, password: str) -> None:
-        """Ask the server to shut its kernels down and exit (Jupyter's /api/shutdown), after its
-        proof, on the same connection."""
+        """Ask the server to end the session cleanly (its pages save their documents, then its
+        kernels shut down and it exits: server/clean_end.py), after its proof, on the same
+        connection. A server of an earlier version, without that API, gets Jupyter's /api/shutdown."""
         with self.proven() as exchange:
             headers = exchange.login(password)
-            status, _, body = exchange.request("POST", "/api/shutdown", b"", headers)
-            if status not in (200, 204):
+            status, _, body = exchange.request("POST", STOP_PATH, b"", headers)
+            if status == 404:
+                status, _, body = exchange.request("POST", "/api/shutdown", b"", headers)
+            if status not in (200, 202, 204):
                 raise Unreachable(f"{self.url} refused to shut down ({status}): {body[:200]!r}")
 
 

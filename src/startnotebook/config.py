@@ -133,6 +133,10 @@ class Site:
     notebook_fetch: NotebookFetch = NotebookFetch()
     #: Lead times (seconds) of the session's clock's warnings: before_wall_time, before_notebook_timeout.
     warnings: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    #: Seconds before the wall time's end at which a session saves its documents and ends itself.
+    save_before_wall_time: int = 60
+    #: Seconds between a SLURM session's lookups of its job's end.
+    wall_time_recheck: int = 600
 
     def flavour(self, name: str) -> Flavour:
         try:
@@ -188,6 +192,8 @@ def load_site(profile: Path | None = None) -> Site:
         profile=profile,
         notebook_fetch=NotebookFetch(**settings.get("notebook_fetch", {})),
         warnings={when: tuple(leads) for when, leads in settings.get("warnings", {}).items()},
+        save_before_wall_time=settings["save_before_wall_time"],
+        wall_time_recheck=settings["wall_time_recheck"],
     )
 
 

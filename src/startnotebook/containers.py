@@ -7,10 +7,13 @@
 Inside, whatever the runtime: HOME and the working directory are the session folder, the
 configured host folders (homes, project space, /cvmfs) are bound at their own paths where they
 exist, the startnotebook package is bound at /opt/startnotebook, and the command runs as the user.
+The package's JupyterLab extension (the session's clock) is bound at LABEXTENSION_MOUNT, where the
+image's JupyterLab 4 finds it (JUPYTER_PATH names its share/jupyter; job.py).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import stat
@@ -25,6 +28,14 @@ from .folders import others_may_write
 #: Where the package is bound inside an image (envs/notebook/mount-points.txt makes the folder).
 PACKAGE_MOUNT = "/opt/startnotebook"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: Inside an image: the Jupyter data folder whose labextensions/ holds the package's extension
+#: (envs/notebook/mount-points.txt makes the folder the extension is bound on).
+JUPYTER_DATA_MOUNT = f"{PACKAGE_MOUNT}/share/jupyter"
+LABEXTENSION_MOUNT = f"{JUPYTER_DATA_MOUNT}/labextensions/startnotebook"
+#: Where an image's Python keeps JupyterLab (Debian's and pip's places).
+_IMAGE_JUPYTERLAB = ("usr/lib/python3*/*-packages/jupyterlab-*.dist-info",
+                     "usr/local/lib/python3*/*-packages/jupyterlab-*.dist-info",
+                     "usr/lib/python3/dist-packages/jupyterlab-*.*-info")
 
 
 @dataclass(frozen=True)
@@ -35,8 +46,35 @@ class ContainerRun:
     env: dict[str, str]
 
     @property
-    def package_bind(self) -> str:
-        return f"{resources.package_parent() / 'startnotebook'}:{PACKAGE_MOUNT}/startnotebook"
+    def package_binds(self) -> tuple[str, ...]:
+        """The package, and its JupyterLab extension where the image's JupyterLab finds it: a
+        directory image without the folder to bind it on (a site's own) runs without it."""
+        binds = (f"{resources.package_parent() / 'startnotebook'}:{PACKAGE_MOUNT}/startnotebook",)
+        image = Path(self.image)
+        if not image.is_dir() or (image / LABEXTENSION_MOUNT.lstrip("/")).is_dir():
+            binds += (f"{resources.labextension()}:{LABEXTENSION_MOUNT}",)
+        return binds
+
+
+def labextension_problem(image: str) -> str | None:
+    """Why the image's server cannot load the session's clock (JupyterLab's extension), or None.
+
+    Read from a directory image's files (no container is started for --check); an image file
+    (Apptainer's SIF) cannot be read so, and is not judged.
+    """
+    root = Path(image)
+    if not root.is_dir():
+        return None
+    if not (root / LABEXTENSION_MOUNT.lstrip("/")).is_dir():
+        return f"the image has no folder {LABEXTENSION_MOUNT} to bind the extension on"
+    # jupyterlab-4.6.1.dist-info: the version is between the first "-" and the suffix.
+    versions = [Path(found).stem.split("-")[1].removesuffix(".dist") for pattern in _IMAGE_JUPYTERLAB
+                for found in glob.glob(str(root / pattern))]
+    if not versions:
+        return "the image has no JupyterLab"
+    if not any(version.startswith("4.") for version in versions):
+        return f"the image's JupyterLab is {versions[0]}, not 4"
+    return None
 
 
 def existing_binds(folders: list[str], session_folder: str) -> tuple[str, ...]:
@@ -88,7 +126,7 @@ class Charliecloud(Runtime):
     def wrap(self, run: ContainerRun, argv: list[str]) -> list[str]:
         command = [self.executable]
         command += [f"--bind={folder}" for folder in run.binds]
-        command += [f"--bind={run.package_bind}", f"--cd={run.home}"]
+        command += [f"--bind={bind}" for bind in run.package_binds] + [f"--cd={run.home}"]
         command += [f"--set-env={key}={value}" for key, value in run.env.items()]
         return command + [run.image, "--", *argv]
 
@@ -99,7 +137,7 @@ class Apptainer(Runtime):
 
     def wrap(self, run: ContainerRun, argv: list[str]) -> list[str]:
         command = [self.executable, "exec", "--cleanenv", "--home", run.home, "--pwd", run.home]
-        for bind in (*run.binds, run.package_bind):
+        for bind in (*run.binds, *run.package_binds):
             command += ["--bind", bind]
         for key, value in run.env.items():
             command += ["--env", f"{key}={value}"]

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from . import heartbeat
 from .config import Flavour
-from .containers import IMAGE_PATH, PACKAGE_MOUNT, ContainerRun, existing_binds, get_runtime
+from .containers import (IMAGE_PATH, JUPYTER_DATA_MOUNT, PACKAGE_MOUNT, ContainerRun, existing_binds,
+                         get_runtime)
 from .records import LaunchRecord
 from .server import NODE_ADDRESS_VARIABLE
 
@@ -47,6 +48,8 @@ class JobSpec:
     flavour: Flavour
     container: Container
     server_log: Path
+    #: Seconds before the wall time's end at which the server ends the session (SessionClock).
+    save_before_wall_time: int = 60
 
     @property
     def job_script_file(self) -> Path:
@@ -82,7 +85,9 @@ def container_run(spec: JobSpec) -> ContainerRun:
 def container_run_in(container: Container, folder: Path) -> ContainerRun:
     """How anything of a session runs in its image (its server, a batch run of a notebook): the
     same HOME, working directory, binds and environment."""
-    env = {**session_environment(folder), "PYTHONPATH": PACKAGE_MOUNT, "PATH": IMAGE_PATH}
+    env = {**session_environment(folder), "PYTHONPATH": PACKAGE_MOUNT, "PATH": IMAGE_PATH,
+           # The image's JupyterLab finds the session's clock there (containers.package_binds).
+           "JUPYTER_PATH": JUPYTER_DATA_MOUNT}
     binds = existing_binds(list(container.binds), str(folder))
     return ContainerRun(container.image, binds, str(folder), env)
 
@@ -193,8 +198,10 @@ export APPTAINERENV_{NODE_ADDRESS_VARIABLE}="${NODE_ADDRESS_VARIABLE}"
 server=$!
 {_launch_watch(record)}
 # scancel and the local backend's stop send TERM to every process of the job: pass it on to the
-# server (which then shuts its kernels down) and stay to record the end.
+# server (which then shuts its kernels down) and stay to record the end. SLURM's USR1 (sbatch
+# --signal=B:USR1@LEAD) reaches this shell only: the server needs it to end cleanly in time.
 trap 'kill -TERM $server 2>/dev/null' TERM INT
+trap 'kill -USR1 $server 2>/dev/null' USR1
 wait $server
 status=$?
 while kill -0 $server 2>/dev/null; do wait $server; status=$?; done

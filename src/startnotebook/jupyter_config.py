@@ -29,7 +29,8 @@ SESSION_API = "startnotebook.server.session_api"
 
 def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, password_hash: str,
                      bind_ip: str, host: str, tls_files: tuple[str, str] | None,
-                     backend: str = "local", warnings: Mapping[str, Sequence[int]] = {}) -> dict:
+                     backend: str = "local", warnings: Mapping[str, Sequence[int]] = {},
+                     save_before_wall_time: int = 60, wall_time_recheck: int = 600) -> dict:
     server = {
         "ip": bind_ip,
         "port": 0,
@@ -65,6 +66,8 @@ def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, pa
             "advertised_host": host,
             "notebook_timeout": settings.notebook_timeout,
             **session_facts(settings, backend, warnings),
+            "save_before_wall_time": save_before_wall_time,
+            "wall_time_recheck": wall_time_recheck,
         },
         # A compute node has no way out: JupyterLab must not try (news, updates, npm).
         "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
@@ -84,6 +87,7 @@ def session_facts(settings: SessionSettings, backend: str,
         "wall_time_minutes": settings.flavour.runtime,
         "warn_before_wall_time": list(warnings.get("before_wall_time", ())),
         "warn_before_notebook_timeout": list(warnings.get("before_notebook_timeout", ())),
+        "warn_before_kernel_cull": list(warnings.get("before_kernel_cull", ())),
     }
 
 

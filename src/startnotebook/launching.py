@@ -196,7 +196,7 @@ class LaunchPlan:
 
     def job_spec(self) -> JobSpec:
         return JobSpec(self.name, self.session.folder, self.record, self.settings.flavour,
-                       self.container, self.session.server_log)
+                       self.container, self.session.server_log, self.site.save_before_wall_time)
 
     def describe(self) -> dict:
         """What launch.json records: enough for list, info and usage without the config."""

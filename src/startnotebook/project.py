@@ -33,7 +33,8 @@ FIELDS = ("name", "flavor", "kernel_timeout", "notebook_timeout", "tls", "image"
           "run_timeout")
 INTEGER_FIELDS = ("kernel_timeout", "notebook_timeout", "run_timeout")
 SITE_KEYS = ("backend", "sessions_root", "url_timeout", "login_host", "nodes_reachable", "tls",
-             "slurm", "container", "flavours", "session_defaults", "warnings")
+             "slurm", "container", "flavours", "session_defaults", "warnings",
+             "save_before_wall_time", "wall_time_recheck")
 
 
 def declarations(config: dict, base: Path, site=None) -> dict[str, tuple[dict, Path]]:

@@ -5,30 +5,49 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # (list and info read enforces_wall_time; they need no launch machinery)
+if TYPE_CHECKING:
     from .launching import LaunchPlan
 
 #: What --check and info say when no profile applies: the shipped defaults, whose backend is local.
 NO_PROFILE = "none (this machine)"
-#: What --check, info and list say of a wall time that the backend does not keep (local).
-NOT_ENFORCED = "not enforced on this machine"
 
 
-def wall_time(minutes: int, enforced: bool) -> str:
+def wall_time(minutes: int) -> str:
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:00" + ("" if enforced else f" ({NOT_ENFORCED})")
+    return f"{hours}:{minutes:02d}:00"
 
 
-def enforces_wall_time(backend: str | None) -> bool:
-    """Whether the backend a session's records name ends its job at the wall time. A record that
-    names no backend, or one unknown here, is taken to (nothing more is said of it)."""
-    from .backends import get_backend
-    from .errors import ConfigError
+def lead(seconds: int) -> str:
+    """A lead time as the status bar counts (m:ss)."""
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
-    try:
-        return get_backend(backend).enforces_wall_time if backend else True
-    except ConfigError:
-        return True
+
+def clock_summary(plan: LaunchPlan) -> str:
+    """What --check says of the session's clock in JupyterLab: its warnings and its clean end."""
+    warnings, whole = plan.site.warnings, plan.settings.flavour.runtime * 60
+
+    def leads(when: str, span: int) -> str:
+        return " and ".join(lead(s) for s in sorted(warnings.get(when, ()), reverse=True) if s < span)
+
+    parts = [f"warns {leads('before_wall_time', whole) or 'never'} before the wall time"]
+    if plan.settings.notebook_timeout > 0:
+        parts.append(f"{leads('before_notebook_timeout', plan.settings.notebook_timeout) or 'never'} "
+                     "before the notebook timeout")
+    return (", ".join(parts) + f"; saves open documents and ends the session "
+            f"{lead(plan.site.save_before_wall_time)} before the wall time")
+
+
+def labextension_summary(plan: LaunchPlan) -> str | None:
+    """Why the session's image cannot show the clock in JupyterLab, if it cannot."""
+    if plan.container.runtime == "none":
+        return None
+    from .containers import labextension_problem
+
+    problem = labextension_problem(plan.container.image)
+    if problem is None:
+        return None
+    return (f"not shown in JupyterLab: {problem}; the session still ends "
+            f"{lead(plan.site.save_before_wall_time)} before the wall time, without saving open documents")
 
 
 def _access(connection: dict, tunnel: bool) -> str:
@@ -82,12 +101,13 @@ def check_summary(plan: LaunchPlan) -> str:
         ("flavour", flavour.name),
         ("cpus", str(flavour.cpus_per_task)),
         ("memory", f"{flavour.mem_mb} MB"),
-        ("wall time", wall_time(flavour.runtime, plan.backend.enforces_wall_time)),
+        ("wall time", wall_time(flavour.runtime)),
         ("kernel timeout", f"{settings.kernel_timeout} s"),
         ("notebook timeout", f"{settings.notebook_timeout} s"),
         ("tls", "https" if settings.tls else "off (http)"),
         ("container", plan.container.runtime),
         ("image", image_summary(plan)),
+        ("clock", labextension_summary(plan) or clock_summary(plan)),
         *plan.backend.describe(plan.job_spec()),
     ]
     if settings.notebooks:

@@ -6,6 +6,7 @@ envs under ``startnotebook/data``, laid out as in the checkout (see pyproject.to
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -45,6 +46,11 @@ def bundled_profile(name: str) -> Path:
 def notebook_recipe() -> Path:
     """The recipe of the image shipped with startnotebook."""
     return root() / "envs" / "notebook"
+
+
+def labextension() -> Path:
+    """The built JupyterLab extension, as the wheel installs it (share/jupyter/labextensions)."""
+    return Path(sys.prefix) / "share/jupyter/labextensions/startnotebook"
 
 
 def package_parent() -> Path:

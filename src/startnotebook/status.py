@@ -98,6 +98,11 @@ class SessionStatus:
         return (self.job_status.time_left or None) if self.job_status and self.live else None
 
     @property
+    def seconds_left(self) -> int | None:
+        """Wall time left in seconds, while the session lives."""
+        return self.job_status.seconds_left if self.job_status and self.live else None
+
+    @property
     def idle_seconds(self) -> float | None:
         since = self.activity.get("idle_since")
         if not since or self.state != "running":

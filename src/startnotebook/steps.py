@@ -146,6 +146,8 @@ def make_jupyter_config(plan: LaunchPlan) -> str:
         plan.settings, plan.session.folder, plan.record, credentials.hash_password(password),
         bind_ip=plan.backend.bind_ip, host=plan.backend.advertised_host, tls_files=files,
         backend=plan.backend.name, warnings=plan.site.warnings,
+        save_before_wall_time=plan.site.save_before_wall_time,
+        wall_time_recheck=plan.site.wall_time_recheck,
     )
     jupyter_config.write_jupyter_config(plan.record, config)
     return f"written{' with TLS (' + files[0] + ')' if files else ''}"

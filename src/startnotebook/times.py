@@ -30,6 +30,30 @@ def duration(seconds: float | None) -> str:
     return f"{days}d{hours % 24:02d}"
 
 
+# --- the session's ends, in the words of JupyterLab's status bar (labextension/src/index.ts) ------
+def hours_minutes(seconds: float) -> str:
+    """h:mm, as the status bar counts the wall time left."""
+    minutes = max(0, int(seconds) // 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def minutes_seconds(seconds: float) -> str:
+    """m:ss, as the status bar counts the notebook timeout."""
+    whole = max(0, int(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def wall_time_left(seconds: float) -> str:
+    """'1:58 left, ends at 17:42 (wall time)'."""
+    ends = datetime.fromtimestamp(datetime.now().timestamp() + seconds).strftime("%H:%M")
+    return f"{hours_minutes(seconds)} left, ends at {ends} (wall time)"
+
+
+def notebook_timeout_left(seconds: float) -> str:
+    """'stops in 9:12 unless a kernel starts'."""
+    return f"stops in {minutes_seconds(seconds)} unless a kernel starts"
+
+
 def iso(timestamp: float | None) -> str | None:
     if not timestamp:
         return None

@@ -7,6 +7,7 @@ The site's ``backend`` picks one; a new backend is a module here with a class im
 from __future__ import annotations
 
 import random
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -23,9 +24,17 @@ class JobStatus:
     reason: str = ""
     node: str = ""
     time_left: str = ""  # as the batch system says it (e.g. "7:58:12"); "" if unknown
+    seconds_left: int | None = None  # the same in seconds; None if unknown
+    expected_start: float | None = None  # a waiting job: when the batch system expects to start it
 
     def __str__(self) -> str:
-        return f"{self.label} ({self.reason})" if self.reason else self.label
+        told = ", ".join(part for part in (self.reason, self._expected()) if part)
+        return f"{self.label} ({told})" if told else self.label
+
+    def _expected(self) -> str:
+        if self.expected_start is None:
+            return ""
+        return "expected to start at " + time.strftime("%H:%M", time.localtime(self.expected_start))
 
     @property
     def stuck(self) -> bool:
@@ -59,9 +68,6 @@ class Backend(ABC):
     #: the local backend nothing; readiness itself comes from the files the job writes.
     first_check: float = 0.5
     check_every: float = 0.5
-    #: Whether the job is ended at its flavour's wall time. Where it is not, --check, info and
-    #: list say so (report.NOT_ENFORCED) rather than show a limit nothing keeps.
-    enforces_wall_time: bool = True
 
     @abstractmethod
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:

@@ -2,6 +2,9 @@
 
 It is started in a session of its own (no terminal, no Ctrl-C from the launch), so it outlives the
 launch. Its status is read from /proc: asking costs nothing.
+
+Its wall time is the flavour's runtime, as on SLURM: the server ends the session cleanly before
+it (server/session_api.py), and ``timeout`` ends the job at it should the server not have.
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ from ..job import JobSpec, check_container, server_command
 from . import Backend, JobStatus
 
 STOP_GRACE_SECONDS = 15
+#: After the wall time's TERM, how long the job has before it is killed (as SLURM's KillWait).
+KILL_AFTER_SECONDS = 30
+
+
+def wall_time_limit(spec: JobSpec) -> list[str]:
+    """The job's command prefix that ends it at the flavour's wall time (TERM, then KILL)."""
+    return ["timeout", "--signal=TERM", f"--kill-after={KILL_AFTER_SECONDS}",
+            f"{spec.flavour.runtime * 60}s"]
 
 
 def _process_start_ticks(pid: int) -> str | None:
@@ -33,11 +44,18 @@ def _process_start_ticks(pid: int) -> str | None:
     return None if state in ("Z", "X") else start_ticks
 
 
+def _left(seconds: int | None) -> str:
+    """The wall time left, as squeue says it (H:MM:SS); "" if the job's record has no end."""
+    if seconds is None:
+        return ""
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+
+
 class LocalBackend(Backend):
     name = "local"
     bind_ip = "127.0.0.1"
     advertised_host = "127.0.0.1"
-    enforces_wall_time = False
 
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
         return [
@@ -49,7 +67,7 @@ class LocalBackend(Backend):
         check_container(spec)
         with open(spec.server_log, "ab") as log:
             process = subprocess.Popen(
-                ["/bin/bash", str(spec.job_script_file)],
+                [*wall_time_limit(spec), "/bin/bash", str(spec.job_script_file)],
                 cwd=spec.folder,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -61,6 +79,7 @@ class LocalBackend(Backend):
             "id": str(process.pid),
             "hostname": socket.gethostname(),
             "start_ticks": _process_start_ticks(process.pid),
+            "ends": time.time() + spec.flavour.runtime * 60,
         }
 
     def _is_ours(self, job: dict) -> bool:
@@ -71,7 +90,10 @@ class LocalBackend(Backend):
         if job.get("hostname") != socket.gethostname():
             return JobStatus(None, "UNKNOWN", f"started on {job.get('hostname')}")
         if self._is_ours(job):
-            return JobStatus(True, "RUNNING", node=job["hostname"])
+            ends = job.get("ends")
+            seconds = max(0, int(ends - time.time())) if isinstance(ends, (int, float)) else None
+            return JobStatus(True, "RUNNING", node=job["hostname"], time_left=_left(seconds),
+                             seconds_left=seconds)
         return JobStatus(False, "ENDED")
 
     def statuses(self, jobs: list[dict]) -> dict[str, JobStatus]:

@@ -51,6 +51,10 @@ def sbatch_command(spec: JobSpec) -> list[str]:
         "--open-mode=append",
         # A node failure must not start a second server for the session elsewhere.
         "--no-requeue",
+        # The server ends the session cleanly before the wall time (it knows the end); should
+        # that fail to happen, this signal tells it the end is near (to the batch shell, which
+        # passes it on: job.py).
+        f"--signal=B:USR1@{spec.save_before_wall_time}",
     ]
     if flavour.slurm_partition:
         command.append(f"--partition={flavour.slurm_partition}")
@@ -84,14 +88,32 @@ def _unreachable(text: str) -> bool:
     return any(message in text for message in UNREACHABLE)
 
 
-def _status(label: str, reason: str, nodes: str, time_left: str) -> JobStatus:
+def _status(label: str, reason: str, nodes: str, time_left: str, start: str = "N/A") -> JobStatus:
     reason = "" if reason == "None" else reason
     if label == "PENDING" and reason in HOPELESS_REASONS:
         return JobStatus(False, label, f"{reason}: it can never start")
     alive = label in LIVE_STATES
+    known = alive and time_left not in ("INVALID", "UNLIMITED")
     return JobStatus(alive, label, f"on {nodes}" if label == "RUNNING" else reason,
                      node=nodes if label == "RUNNING" else "",
-                     time_left=time_left if alive and time_left not in ("INVALID", "UNLIMITED") else "")
+                     time_left=time_left if known else "",
+                     seconds_left=_squeue_seconds(time_left) if known else None,
+                     # squeue's %S of a waiting job is its expected start, as squeue --start says.
+                     expected_start=_slurm_time(start) if label == "PENDING" else None)
+
+
+def _squeue_seconds(text: str) -> int | None:
+    """squeue's time left (``%L``: [days-][[hours:]minutes:]seconds) in seconds."""
+    days, _, clock = text.rpartition("-")
+    try:
+        parts = [int(part) for part in clock.split(":")]
+        whole_days = int(days) if days else 0
+    except ValueError:
+        return None
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return whole_days * 86400 + seconds
 
 
 class SlurmBackend(Backend):
@@ -128,7 +150,7 @@ class SlurmBackend(Backend):
         ids = sorted({job["id"] for job in jobs}, key=int)
         try:
             result = _ask(["squeue", "--noheader", "--states=all", f"--jobs={','.join(ids)}",
-                           "--format=%i|%T|%r|%N|%L"])
+                           "--format=%i|%T|%r|%N|%L|%S"])
         except ControllerUnreachable as error:
             # Not knowing is an answer too: the caller decides what it means (wait, or say so).
             return {job_id: JobStatus(None, "UNKNOWN", str(error)) for job_id in ids}
@@ -138,7 +160,7 @@ class SlurmBackend(Backend):
         found = {}
         for line in result.stdout.splitlines():
             parts = line.strip().split("|")
-            if len(parts) == 5:
+            if len(parts) == 6:
                 found[parts[0]] = _status(*parts[1:])
         return {job_id: found.get(job_id, JobStatus(False, "ENDED", "no longer known to SLURM"))
                 for job_id in ids}
@@ -174,9 +196,9 @@ class SlurmBackend(Backend):
         found = {}
         for line in result.stdout.splitlines():
             job_id, start, end, cpus, tres = line.split("|")
-            started = _sacct_time(start)
+            started = _slurm_time(start)
             if job_id in job_ids and started is not None:
-                found[job_id] = Accounted(started, _sacct_time(end), int(cpus), _memory_mb(tres))
+                found[job_id] = Accounted(started, _slurm_time(end), int(cpus), _memory_mb(tres))
         return found
 
 
@@ -188,7 +210,7 @@ def _memory_mb(tres: str) -> int | None:
     return round(float(match.group(1)) * factor)
 
 
-def _sacct_time(text: str) -> float | None:
+def _slurm_time(text: str) -> float | None:
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:

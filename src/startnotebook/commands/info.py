@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ..report import NO_PROFILE, enforces_wall_time, wall_time
+import time
+
+from ..report import NO_PROFILE
 from ..status import SessionStatus, status_of
-from ..times import iso
+from ..times import iso, notebook_timeout_left, wall_time_left
 from .common import existing_session, parser, print_json, site_of
 
 
@@ -29,6 +31,7 @@ def describe(status: SessionStatus) -> dict:
         "started": iso(status.started),
         "ended": iso(end.get("ended")),
         "time_left": status.time_left,
+        "seconds_left": status.seconds_left,
         "folder": str(status.session.folder),
         "logs": {"server": str(status.session.server_log), "workflow": str(status.session.workflow_log)},
     }
@@ -38,16 +41,22 @@ def cpus(count: int | None) -> str:
     return f"{count} cpu" + ("" if count == 1 else "s")
 
 
-def unenforced_wall_time(status: SessionStatus) -> str | None:
-    """The wall time of a live session whose backend does not keep it (shown instead of the time
-    left, which such a session does not have)."""
-    runtime = status.launched.get("runtime")
-    if not status.live or not isinstance(runtime, int) or enforces_wall_time(status.backend):
-        return None
-    return wall_time(runtime, enforced=False)
+def ends(status: SessionStatus) -> list[tuple[str, str]]:
+    """The session's ends ahead, in the words of JupyterLab's status bar."""
+    lines = []
+    if status.seconds_left is not None:
+        lines.append(("wall time", wall_time_left(status.seconds_left)))
+    activity, timeout = status.activity, status.launched.get("notebook_timeout")
+    idle = status.idle_seconds
+    if idle is None and status.state == "running" and not activity and status.started:
+        idle = time.time() - status.started  # before the server's first activity record
+    if (idle is not None and isinstance(timeout, int) and timeout > 0
+            and not activity.get("kernels") and not activity.get("terminals")):
+        lines.append(("notebook", notebook_timeout_left(timeout - idle)))
+    return lines
 
 
-def text(info: dict, unenforced: str | None = None) -> str:
+def text(info: dict, ends_ahead: list[tuple[str, str]] = ()) -> str:
     connection = info["connection"]
     lines = [("session", f"{info['name']} ({info['state']}{': ' + info['reason'] if info['reason'] else ''})")]
     if connection:
@@ -64,10 +73,7 @@ def text(info: dict, unenforced: str | None = None) -> str:
     ]
     if info["ended"]:
         lines.append(("ended", info["ended"]))
-    if info["time_left"]:
-        lines.append(("time left", info["time_left"]))
-    elif unenforced:
-        lines.append(("wall time", unenforced))
+    lines += ends_ahead
     lines += [("profile", info["profile"] or NO_PROFILE), ("folder", info["folder"]),
               ("server log", info["logs"]["server"]), ("workflow log", info["logs"]["workflow"])]
     width = max(len(label) for label, _ in lines)
@@ -86,5 +92,5 @@ def main(argv: list[str]) -> int:
     if args.json:
         print_json(info)
     else:
-        print(text(info, unenforced_wall_time(status)))
+        print(text(info, ends(status)))
     return 0

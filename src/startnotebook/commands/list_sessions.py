@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 import sys
 
-from ..report import enforces_wall_time
 from ..session import sessions
-from ..status import LIVE, SessionStatus, statuses
-from ..times import duration, iso, when
+from ..status import SessionStatus, statuses
+from ..times import duration, hours_minutes, iso, when
 from .common import parser, print_json, site_of
 
 COLUMNS = ("NAME", "STATE", "BACKEND", "JOB", "NODE", "URL", "FLAVOR", "STARTED", "IDLE", "LEFT",
@@ -34,18 +33,14 @@ def row(status: SessionStatus) -> dict:
         "started": iso(status.started),
         "idle_seconds": round(status.idle_seconds) if status.idle_seconds is not None else None,
         "time_left": status.time_left,
+        "seconds_left": status.seconds_left,
         "folder": str(status.session.folder),
     }
 
 
 def left(row: dict) -> str:
-    """Wall time left; for a live session whose backend keeps no wall time, that it is not kept
-    (in the words of --check and info, shortened to fit the column)."""
-    if row["time_left"]:
-        return row["time_left"]
-    if row["state"] in LIVE and not enforces_wall_time(row["backend"]):
-        return "not enforced"
-    return "-"
+    """Wall time left as JupyterLab's status bar counts it (h:mm)."""
+    return hours_minutes(row["seconds_left"]) if row["seconds_left"] is not None else "-"
 
 
 def table(rows: list[dict], home: str) -> str:

@@ -22,8 +22,9 @@ from ..session import Session
 from ..status import status_of
 from .common import existing_session, parser, site_of
 
-#: How long the job may take to end after its server was asked to stop.
-STOP_SECONDS = 10
+#: How long the job may take to end after its server was asked to stop: its pages have 20 s to
+#: save their documents (server/clean_end.py), then its kernels shut down.
+STOP_SECONDS = 40
 
 
 def stop(status) -> str:

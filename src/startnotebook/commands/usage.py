@@ -33,12 +33,12 @@ def summary(uses: list[accounting.Use], source: str, since: str | None) -> dict:
         "name": use.name, "launch": use.launch, "backend": use.backend, "job_id": use.job_id,
         "start": iso(use.start), "end": iso(use.end), "hours": round(use.hours, 6), "cpus": use.cpus,
         "mem_gb": round(use.mem_mb / 1024, 3), "core_hours": round(use.core_hours, 6),
-        "gb_hours": round(use.gb_hours, 6),
+        "gb_hours": round(use.gb_hours, 6), "end_reason": use.end_reason,
     } for use in uses], columns=["name", "launch", "backend", "job_id", "start", "end", "hours", "cpus",
-                                 "mem_gb", "core_hours", "gb_hours"])
-    per_session = (launches.groupby("name", sort=True)
+                                 "mem_gb", "core_hours", "gb_hours", "end_reason"])
+    per_session = (launches.sort_values("start").groupby("name", sort=True)
                    .agg(launches=("launch", "count"), core_hours=("core_hours", "sum"),
-                        gb_hours=("gb_hours", "sum"))
+                        gb_hours=("gb_hours", "sum"), last_end=("end_reason", lambda reasons: reasons.iloc[-1]))
                    .reset_index())
     return {
         "source": source,
@@ -46,7 +46,8 @@ def summary(uses: list[accounting.Use], source: str, since: str | None) -> dict:
         "launches": launches.to_dict("records"),
         "sessions": [{"name": row["name"], "launches": int(row["launches"]),
                       "core_hours": round(float(row["core_hours"]), 6),
-                      "gb_hours": round(float(row["gb_hours"]), 6)}
+                      "gb_hours": round(float(row["gb_hours"]), 6),
+                      "last_end_reason": row["last_end"] if isinstance(row["last_end"], str) else None}
                      for row in per_session.to_dict("records")],
         "total": {"launches": len(launches), "core_hours": round(float(launches["core_hours"].sum()), 6),
                   "gb_hours": round(float(launches["gb_hours"].sum()), 6)},
@@ -57,12 +58,15 @@ def table(report: dict) -> str:
     from ..tables import fit
 
     rows = [{"SESSION": s["name"], "LAUNCHES": s["launches"], "CORE-HOURS": f"{s['core_hours']:.3f}",
-             "MEMORY GB-HOURS": f"{s['gb_hours']:.3f}"} for s in report["sessions"]]
+             "MEMORY GB-HOURS": f"{s['gb_hours']:.3f}", "LAST ENDED": s["last_end_reason"] or "running"}
+            for s in report["sessions"]]
     total = report["total"]
     rows.append({"SESSION": "total", "LAUNCHES": total["launches"],
-                 "CORE-HOURS": f"{total['core_hours']:.3f}", "MEMORY GB-HOURS": f"{total['gb_hours']:.3f}"})
+                 "CORE-HOURS": f"{total['core_hours']:.3f}", "MEMORY GB-HOURS": f"{total['gb_hours']:.3f}",
+                 "LAST ENDED": ""})
     source = "SLURM accounting (sacct)" if report["source"] == "accounting" else "launch records"
-    return fit(rows, ["SESSION", "LAUNCHES", "CORE-HOURS", "MEMORY GB-HOURS"], shrinkable=(("SESSION", 12),)) + f"\n(from the {source}" + (
+    return fit(rows, ["SESSION", "LAUNCHES", "CORE-HOURS", "MEMORY GB-HOURS", "LAST ENDED"],
+               shrinkable=(("SESSION", 12), ("LAST ENDED", 16))) + f"\n(from the {source}" + (
         f", since {report['since']})" if report["since"] else ")")
 
 

@@ -30,6 +30,8 @@ def sha256_fingerprint(der: bytes) -> str:
 
 #: Where a session's server proves, without login, that it is the session's (server/app.py).
 PROOF_PATH = "/startnotebook/api/proof"
+#: How `startnotebook stop` ends a session: cleanly, as its server does every end (clean_end.py).
+STOP_PATH = "/startnotebook/api/stop?reason=stopped+with+startnotebook+stop"
 #: The longest nonce (in bytes) a client may send; ours send NONCE_BYTES.
 NONCE_MAX_BYTES = 64
 NONCE_BYTES = 32

@@ -18,6 +18,7 @@ Added to a stock ``ServerApp``:
   call as activity, so an open browser tab would keep the allocation forever.
 * ``activity.json`` in the launch record (kernels, terminals, idle since), for ``startnotebook
   list``, rewritten when it changes and at most every ``ACTIVITY_EVERY`` seconds otherwise.
+* Every end it decides is a clean end (clean_end.py): open documents saved first.
 * When it stops it records why (``end.json``).
 
 This module runs inside the job (maybe inside a container): it imports only Jupyter, the standard
@@ -46,6 +47,7 @@ from traitlets.config.loader import JSONFileConfigLoader
 
 from ..records import LaunchRecord, write_json
 from . import NODE_ADDRESS_VARIABLE, NONCE_MAX_BYTES, PROOF_PATH, check_interval, proof_of, sha256_fingerprint
+from .clean_end import CleanEnd
 from .session_api import SessionClock
 
 ACTIVITY_EVERY = 60
@@ -82,8 +84,9 @@ class ProofHandler(APIHandler):
             raise HTTPError(400, "nonce: not hex") from None
 
 
-# SessionClock: the session's facts and its wall time's end, for the session API (session_api.py).
-class SessionServerApp(SessionClock, ServerApp):
+# SessionClock: the session's facts and its wall time's end, for the session API (session_api.py);
+# CleanEnd: how every end the server decides saves the pages' documents first (clean_end.py).
+class SessionServerApp(SessionClock, CleanEnd, ServerApp):
     # The inherited name "jupyter-server" keeps the user's jupyter_server_config.* in effect.
     description = "Jupyter Server for one startnotebook session"
 
@@ -201,8 +204,8 @@ class SessionServerApp(SessionClock, ServerApp):
         idle = time.monotonic() - self._empty_since
         if idle >= self.notebook_timeout:
             self.log.info("No kernel or terminal for %d s (notebook timeout): stopping.", idle)
-            self.end_reason = f"notebook timeout: no kernel for {self.notebook_timeout} s"
-            self.stop()
+            self.io_loop.add_callback(
+                self.end_cleanly, f"notebook timeout: no kernel for {self.notebook_timeout} s")
 
     def _write_activity(self, kernels: int, terminals: int) -> None:
         if not self.launch_folder:

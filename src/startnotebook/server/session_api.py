@@ -3,7 +3,10 @@
     GET  /startnotebook/api/session   the session: name, launch, job, node, flavour, timeouts,
                                       each end ahead as an absolute time and what happens then,
                                       idle state (schemas/session-api.schema.json)
-    POST /startnotebook/api/stop      the server stops as `startnotebook stop` stops it
+    POST /startnotebook/api/stop      the session ends cleanly (server/clean_end.py): open
+                                      documents saved, kernels shut, the server exits
+    GET  /startnotebook/api/events    a page's long poll for the save round (server/clean_end.py)
+    POST /startnotebook/api/saved     a page's answer to it
 
 Both need a login, like every Jupyter API (``@web.authenticated``, ``@authorized``); nothing
 secret is in the answer. Jupyter Server loads the handlers from this module's
@@ -12,8 +15,11 @@ secret is in the answer. Jupyter Server loads the handlers from this module's
 ``SessionClock`` is a part of the session's server (server/app.py): the traits the launch sets
 (the session's name, backend, flavour, lead times of the warnings) and the wall time's end.
 The end is the flavour's runtime from the job's start, and on SLURM the job's real end, asked
-of the controller once when the server starts and again every ``WALL_TIME_RECHECK`` seconds
+of the controller once when the server starts and again every ``wall_time_recheck`` seconds
 (one ``scontrol`` each, in a worker thread: a slow controller never holds the event loop).
+``save_before_wall_time`` seconds before that end the session ends cleanly (clean_end.py), and
+when SLURM's ``USR1`` comes first (``--signal=B:USR1@LEAD``: the end is less than LEAD + 60 s
+away) it ends then, whatever the controller said before.
 
 Runs inside the job: Jupyter, the standard library and dependency-free modules of this package.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import time
 from datetime import datetime, timezone
@@ -36,12 +43,14 @@ from traitlets import Integer, List, Unicode
 from traitlets.config import Configurable
 
 from ..records import LaunchRecord
-from . import wall_time
+from . import clean_end, wall_time
 
-#: How often the server asks the controller again where the job's end is (an admin may move it).
-WALL_TIME_RECHECK = 600
 #: The name under which Jupyter's authorizer sees this API.
-AUTH_RESOURCE = "startnotebook"
+AUTH_RESOURCE = clean_end.AUTH_RESOURCE
+#: SLURM sends ``--signal=SIG@LEAD`` up to this many seconds earlier than LEAD before the end.
+SIGNAL_EARLY_SECONDS = 60
+#: The reason a session that ended itself before its wall time records (list, info, usage).
+WALL_TIME_REACHED = "wall time reached"
 THEN = {
     "wall_time": "the session ends",
     "notebook_timeout": "the server stops unless a kernel starts",
@@ -66,14 +75,26 @@ class SessionClock(Configurable):
         Integer(), config=True, help="Seconds before the wall time's end at which users are warned.")
     warn_before_notebook_timeout = List(
         Integer(), config=True, help="Seconds before the notebook timeout at which users are warned.")
+    warn_before_kernel_cull = List(
+        Integer(), config=True, help="Seconds before an idle kernel's cull at which its notebook says so.")
+    save_before_wall_time = Integer(
+        60, config=True, help="Seconds before the wall time's end at which the session ends cleanly.")
+    wall_time_recheck = Integer(
+        600, config=True, help="Seconds between lookups of the job's end (SLURM: one RPC each).")
 
     _job_started: float | None = None
     _wall_time_end: float | None = None
     _controller_answered = False
+    _clean_end_timer: object | None = None
 
     def start_app(self) -> None:
         super().start_app()
         self.start_clock()
+
+    def init_signal(self) -> None:
+        super().init_signal()
+        # Jupyter prints its server list on USR1; here it is SLURM's word that the end is near.
+        signal.signal(signal.SIGUSR1, self._wall_time_signalled)
 
     def start_clock(self) -> None:
         """Know when the wall time ends: the flavour's runtime now, the controller's word soon."""
@@ -81,9 +102,10 @@ class SessionClock(Configurable):
         self._job_started = started if isinstance(started, (int, float)) else time.time()
         if self.wall_time_minutes > 0:
             self._wall_time_end = wall_time.runtime_end(self._job_started, self.wall_time_minutes)
+            self._schedule_clean_end()
         if self.backend == "slurm" and self.job_id.isdigit():
             IOLoop.current().add_callback(self._ask_controller)
-            PeriodicCallback(self._ask_controller, WALL_TIME_RECHECK * 1000).start()
+            PeriodicCallback(self._ask_controller, self.wall_time_recheck * 1000).start()
 
     async def _ask_controller(self) -> None:
         end = await asyncio.get_running_loop().run_in_executor(
@@ -91,6 +113,30 @@ class SessionClock(Configurable):
         if end is not None and (end != self._wall_time_end or not self._controller_answered):
             self.log.info("The job ends at %s (as the controller says).", iso(end))
             self._wall_time_end, self._controller_answered = end, True
+            self._schedule_clean_end()
+
+    def _schedule_clean_end(self) -> None:
+        """The clean end at save_before_wall_time before the wall time's end (again if it moved)."""
+        loop = IOLoop.current()
+        if self._clean_end_timer is not None:
+            loop.remove_timeout(self._clean_end_timer)
+        at = self._wall_time_end - self.save_before_wall_time
+        self._clean_end_timer = loop.call_at(
+            loop.time() + max(0.0, at - time.time()),
+            lambda: loop.spawn_callback(self.end_cleanly, WALL_TIME_REACHED))
+
+    def _wall_time_signalled(self, signum, frame) -> None:
+        self.io_loop.add_callback_from_signal(self._wall_time_near)
+
+    def _wall_time_near(self) -> None:
+        """SLURM's USR1: the end is at most save_before_wall_time + 60 s away. An end we know
+        later than that is out of date (an admin moved it): end now, not then."""
+        latest = time.time() + self.save_before_wall_time + SIGNAL_EARLY_SECONDS
+        if self._wall_time_end is None or self._wall_time_end > latest:
+            self.log.info("SLURM says the wall time ends within %d s: ending now.",
+                          self.save_before_wall_time + SIGNAL_EARLY_SECONDS)
+            self._wall_time_end = time.time() + self.save_before_wall_time
+            self._schedule_clean_end()
 
     def _start_record(self) -> dict:
         folder = getattr(self, "launch_folder", "")
@@ -116,6 +162,7 @@ class SessionClock(Configurable):
                          "notebook": self.notebook_timeout},
             "now": iso(now),
             "deadlines": self._deadlines(kernels, terminals),
+            "ending": self.ending,
             "idle": {"kernels": kernels, "terminals": terminals,
                      "idle_since": iso(self._idle_since(kernels, now))},
         }
@@ -124,8 +171,9 @@ class SessionClock(Configurable):
         deadlines = []
         if self._wall_time_end is not None:
             whole = self._wall_time_end - (self._job_started or time.time())
-            deadlines.append(deadline("wall_time", self._wall_time_end,
-                                      self.warn_before_wall_time, whole))
+            deadlines.append({**deadline("wall_time", self._wall_time_end,
+                                         self.warn_before_wall_time, whole),
+                              "save_before": self.save_before_wall_time})
         empty_end = self._notebook_timeout_end()
         if empty_end is not None and not kernels and not terminals:
             deadlines.append(deadline("notebook_timeout", empty_end,
@@ -151,7 +199,8 @@ class SessionClock(Configurable):
             last = getattr(kernel, "last_activity", None)
             if last is None or getattr(kernel, "execution_state", "") == "busy":
                 continue
-            culls.append({**deadline("kernel_idle", last.timestamp() + timeout, [], timeout),
+            culls.append({**deadline("kernel_idle", last.timestamp() + timeout,
+                                     self.warn_before_kernel_cull, timeout),
                           "kernel": kernel_id})
         return culls
 
@@ -178,6 +227,10 @@ class SessionHandler(APIHandler):
         self.finish(json.dumps(self.serverapp.describe()))
 
 
+#: Why a session is stopped through the API: JupyterLab's menu, or `startnotebook stop`.
+STOP_REASONS = ("stopped from JupyterLab (Stop session)", "stopped with startnotebook stop")
+
+
 class StopHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
 
@@ -185,15 +238,18 @@ class StopHandler(APIHandler):
     @authorized
     def post(self) -> None:
         app = self.serverapp
-        self.log.info("Stopping on the user's request (Stop session).")
-        app.end_reason = "stopped from JupyterLab (Stop session)"
+        reason = self.get_query_argument("reason", "") or "stopped from JupyterLab (Stop session)"
+        if reason not in STOP_REASONS:
+            raise web.HTTPError(400, f"reason: one of {', '.join(STOP_REASONS)}")
+        self.log.info("Stopping on the user's request (%s).", reason)
         self.set_status(202)
         self.finish(json.dumps({"stopping": True}))
-        # After the answer has gone out: the same stop as the notebook timeout's.
-        app.io_loop.add_callback(app.stop)
+        # After the answer has gone out: the same clean end as every other.
+        app.io_loop.add_callback(app.end_cleanly, reason)
 
 
 default_handlers = [
     (r"/startnotebook/api/session", SessionHandler),
     (r"/startnotebook/api/stop", StopHandler),
+    *clean_end.handlers,
 ]

@@ -2,7 +2,7 @@
 
 * SLURM: the job's real end, ``EndTime`` of ``scontrol show job $SLURM_JOB_ID`` (SLURM 22.05
   has no ``SLURM_JOB_END_TIME``; it came in 23.02). An admin may move it (``scontrol update
-  TimeLimit=``), so the server asks again now and then (see session_api.WALL_TIME_RECHECK).
+  TimeLimit=``), so the server asks again now and then (the site setting wall_time_recheck).
 * The local backend: the flavour's ``runtime`` from the job's start (start.json), or from the
   server's start when that record cannot be read.
 
