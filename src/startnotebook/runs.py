@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -218,37 +217,29 @@ GRACE = 5
 
 
 def _run_within(command: list[str], folder: Path, env: dict, log, timeout: int | None) -> tuple[int, str]:
-    """Run ``command`` (its kernel included: a process group of its own) for ``timeout`` seconds
-    at most; past it the whole group is stopped and the status is TIMED_OUT."""
-    process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
-                               start_new_session=True)
+    """Run ``command`` for ``timeout`` seconds at most (past it: stopped, status TIMED_OUT). It
+    stays in our process group, so that Ctrl-C and scancel reach it as they reach us."""
+    process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         stdout, _ = process.communicate(timeout=timeout)
-        return process.returncode, stdout
     except subprocess.TimeoutExpired:
-        _stop_group(process)
+        _stop(process)
         return TIMED_OUT, ""
-    except BaseException:
-        _stop_group(process)  # the job was cancelled (Snakemake, scancel): nothing is left running
-        raise
+    finally:
+        if process.returncode is None:  # we are being stopped ourselves: it goes with us
+            _stop(process)
+    return process.returncode, stdout
 
 
-def _stop_group(process: subprocess.Popen) -> None:
-    """TERM to the group, KILL after GRACE seconds to whatever of it is left (a kernel)."""
-    _signal_group(process, signal.SIGTERM)
+def _stop(process: subprocess.Popen) -> None:
+    """TERM (executing.py then shuts its kernel down), KILL after GRACE seconds. A kernel left
+    by a killed run ends by itself: it watches its parent (JPY_PARENT_PID)."""
+    process.terminate()
     try:
         process.communicate(timeout=GRACE)
     except subprocess.TimeoutExpired:
-        pass
-    _signal_group(process, signal.SIGKILL)
-    process.communicate()
-
-
-def _signal_group(process: subprocess.Popen, number: int) -> None:
-    try:
-        os.killpg(process.pid, number)
-    except ProcessLookupError:
-        pass  # every process of the group has ended
+        process.kill()
+        process.communicate()
 
 
 def _last_json_line(stdout: str) -> dict | None:
