@@ -11,61 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import job_of, REPO, User, slurm_test_cluster, wait_until
+from conftest import IMAGE_DIR, PROJECT, REPO, User, container_profile, job_of, snakemake_build, wait_until
 from startnotebook.image import image_path
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.container
-# Outside the clone, so that CI runs on this machine reuse the image (a build takes ~1 min).
-IMAGE_DIR = Path("/var/cache/startnotebook-tests/images")
-PROJECT = Path("/srv/startnotebook-test-project")
-
-
-def build_profile(tmp: Path, **container) -> Path:
-    """A profile whose site builds images into IMAGE_DIR (as a site's profile would)."""
-    profile = tmp / "build-profile"
-    profile.mkdir(exist_ok=True)
-    (profile / "config.yaml").write_text("cores: 1\n")
-    (profile / "site.yaml").write_text(yaml.safe_dump({"container": {
-        "runtime": "charliecloud", "image_dir": str(IMAGE_DIR), "binds": ["/srv"], **container}}))
-    return profile
-
-
-def snakemake_build(tmp: Path, image: Path, *options: str) -> list[str]:
-    """`snakemake --profile P IMAGE`: the workflow's image rule, by itself."""
-    return [shutil.which("snakemake", path=str(Path(sys.executable).parent)), str(image),
-            "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(tmp),
-            "--profile", str(build_profile(tmp)), *options]
-
-
-@pytest.fixture(scope="session")
-def notebook_image(tmp_path_factory):
-    """The image of envs/notebook, built by the workflow's image rule (once per recipe)."""
-    tmp = tmp_path_factory.mktemp("image")
-    image = image_path(IMAGE_DIR, REPO / "envs" / "notebook")
-    # The tests live in the test cluster's hub namespace, which has no way out; the build needs the
-    # Debian mirror and PyPI, so it runs in the namespace the tests started in.
-    result = subprocess.run(slurm_test_cluster.outside(*snakemake_build(tmp, image)),
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    PROJECT.mkdir(parents=True, exist_ok=True)
-    (PROJECT / "shared.csv").write_text("site,value\nA,1\n")
-    return image
-
-
-def container_profile(user: User, **site: dict) -> Path:
-    """A profile running sessions on this machine in Charliecloud; ``site`` overrides settings."""
-    profile = user.home / ".config" / "snakemake" / "container"
-    profile.mkdir(parents=True, exist_ok=True)
-    (profile / "config.yaml").write_text("configfile: site.yaml\n")
-    container = {"runtime": "charliecloud", "image_dir": str(IMAGE_DIR), "binds": ["/srv"],
-                 **site.get("container", {})}
-    (profile / "site.yaml").write_text(yaml.safe_dump({"backend": "local", "container": container}))
-    return profile
-
-
 CODE = """
 import json, os, sys, numpy, pandas, matplotlib
 matplotlib.use("Agg")

@@ -13,6 +13,7 @@ A launch, module by module (the README's "How a launch works" draws it):
     readiness, client, connection, report   waiting for the job, its server, what the user reads
     status, accounting, tables, times  sessions' states and usage, for list/info/stop/logs/usage
     server/              runs in the job: the session's Jupyter server
+    run_targets, runs, executing   a declared session's rerun: its notebooks as batch jobs
 
 This package is imported inside jobs (and containers) too: keep this file free of imports.
 """

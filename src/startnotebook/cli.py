@@ -73,6 +73,23 @@ def _init_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", nargs="?", default=".", help="where (default: here)")
 
 
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    # run picks its profile itself: Snakemake is given the profile's path, not only its site.
+    parser.add_argument("--profile", help="Snakemake profile, e.g. slurm (default: "
+                        "$SNAKEMAKE_PROFILE, else this machine)")
+    parser.add_argument("name", help="the session: a row of the project's config/sessions.tsv")
+    parser.add_argument("--project", dest="project_dir", metavar="DIR", help="the project (default: the current directory)")
+    parser.add_argument("--notebook", dest="notebooks", metavar="FILE", action="append", default=[],
+                        help="run this notebook of the session folder only (repeatable; default: "
+                        "the session's notebooks)")
+    parser.add_argument("--param", dest="params", metavar="KEY=VALUE", action="append", default=[],
+                        help="a parameter over the row's (VALUE read as YAML: n=3 is the number 3)")
+    parser.add_argument("--run-timeout", metavar="S", help="stop a notebook's run after S seconds "
+                        "(default: the row's run_timeout, else the flavour's wall time)")
+    parser.add_argument("--force", action="store_true", help="run even what is up to date")
+    parser.add_argument("--check", action="store_true", help="show the jobs it would run; run none")
+
+
 #: startnotebook COMMAND: the command module that runs it, and its options.
 COMMANDS = {
     "list": Command("list_sessions", "your sessions",
@@ -90,6 +107,11 @@ COMMANDS = {
                     "Write a project of declared sessions (config/sessions.tsv) that Snakemake "
                     "launches with `snakemake --profile slurm notebook_NAME`.", _init_options,
                     on_a_site=False),
+    "run": Command("run", "a declared session's notebooks executed as batch jobs",
+                   "Execute the notebooks of a declared session top to bottom as batch jobs (one "
+                   "per notebook), in its image, with its parameters; outputs in the session "
+                   "folder's executed/. Runs the project's target executed_NAME.", _run_options,
+                   on_a_site=False),
 }
 
 

@@ -79,11 +79,17 @@ def _server_argv(python: str, record: LaunchRecord) -> list[str]:
 
 
 def container_run(spec: JobSpec) -> ContainerRun:
-    env = {**session_environment(spec.folder), "PYTHONPATH": PACKAGE_MOUNT, "PATH": IMAGE_PATH,
+    return container_run_in(spec.container, spec.folder)
+
+
+def container_run_in(container: Container, folder: Path) -> ContainerRun:
+    """How anything of a session runs in its image (its server, a batch run of a notebook): the
+    same HOME, working directory, binds and environment."""
+    env = {**session_environment(folder), "PYTHONPATH": PACKAGE_MOUNT, "PATH": IMAGE_PATH,
            # The image's JupyterLab finds the session's clock there (containers.package_binds).
            "JUPYTER_PATH": JUPYTER_DATA_MOUNT}
-    binds = existing_binds(list(spec.container.binds), str(spec.folder))
-    return ContainerRun(spec.container.image, binds, str(spec.folder), env)
+    binds = existing_binds(list(container.binds), str(folder))
+    return ContainerRun(container.image, binds, str(folder), env)
 
 
 def server_command(spec: JobSpec) -> list[str]:

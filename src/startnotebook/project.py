@@ -6,7 +6,8 @@ as a module (``startnotebook init`` writes it)::
     workflow/Snakefile               module startnotebook (the installed workflow), use rule *
     workflow/profiles/default/       what every run needs (Snakemake's threads, one core)
     config/config.yaml               sessions_sheet: config/sessions.tsv (and/or sessions: {...})
-    config/sessions.tsv              name, flavor, kernel_timeout, notebook_timeout, image, notebooks
+    config/sessions.tsv              name, flavor, kernel_timeout, notebook_timeout, image, notebooks,
+                                     parameters, run_timeout (of a run: startnotebook run NAME)
 
 A project declares sessions only: the site's settings (backend, flavours, folders, container)
 come from the profile, and a project's config that names one is refused.
@@ -19,6 +20,8 @@ import os
 import stat
 from pathlib import Path
 
+import yaml
+
 from .config import ascii_number, load_yaml, message, schema_errors, where
 from .errors import ConfigError, InvalidRequest
 from .folders import who_else_may_change
@@ -26,8 +29,9 @@ from .names import check_name
 
 CONFIG = Path("config") / "config.yaml"
 SHEET = Path("config") / "sessions.tsv"
-FIELDS = ("name", "flavor", "kernel_timeout", "notebook_timeout", "tls", "image", "notebooks")
-INTEGER_FIELDS = ("kernel_timeout", "notebook_timeout")
+FIELDS = ("name", "flavor", "kernel_timeout", "notebook_timeout", "tls", "image", "notebooks", "parameters",
+          "run_timeout")
+INTEGER_FIELDS = ("kernel_timeout", "notebook_timeout", "run_timeout")
 SITE_KEYS = ("backend", "sessions_root", "url_timeout", "login_host", "nodes_reachable", "tls",
              "slurm", "container", "flavours", "session_defaults", "warnings",
              "save_before_wall_time", "wall_time_recheck")
@@ -112,9 +116,20 @@ def _row_fields(row: dict) -> dict:
                 "true", "yes", "1", "false", "no", "0") else text
         elif column == "notebooks":
             fields[column] = [item.strip() for item in text.split(",") if item.strip()]
+        elif column == "parameters":
+            fields[column] = _yaml_or_text(text)
         else:
             fields[column] = text
     return fields
+
+
+def _yaml_or_text(text: str):
+    """A cell holding YAML (a run's parameters, e.g. ``{n: 3, label: first}``) as what it says;
+    text that is not YAML stays text, for the session schema to refuse."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def _why_not_ours(path: Path) -> str | None:
