@@ -37,9 +37,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from startnotebook.credentials import hash_password, write_new_proof_key
-from startnotebook.records import LaunchRecord
-from startnotebook.jupyter_config import SESSION_API
+from startnotebook.launch.credentials import hash_password, write_new_proof_key
+from startnotebook.sessions.records import LaunchRecord
+from startnotebook.launch.jupyter_config import SESSION_API
 
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 ALL = {"jupyterlab": True, "jupyter_server_terminals": True, "jupyter_lsp": True, "notebook_shim": True}

@@ -214,7 +214,7 @@ def snakemake_build(tmp: Path, image: Path, *options: str) -> list[str]:
 def notebook_image(tmp_path_factory):
     """The image of envs/notebook, built by the workflow's image rule (once per recipe)."""
     tmp = tmp_path_factory.mktemp("image")
-    from startnotebook.image import image_path
+    from startnotebook.jobs.image import image_path
 
     image = image_path(IMAGE_DIR, REPO / "envs" / "notebook")
     # The tests live in the test cluster's hub namespace, which has no way out; the build needs the

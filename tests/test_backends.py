@@ -21,11 +21,11 @@ import time
 import pytest
 
 from conftest import wait_until
-from startnotebook import config
-from startnotebook.backends import (COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME,
-                                    Accounted, JobStatus, get_backend)
-from startnotebook.job import Container, JobSpec
-from startnotebook.records import LaunchRecord, shape_problem
+from startnotebook.settings import config
+from startnotebook.jobs.backends import (COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME,
+                                         Accounted, JobStatus, get_backend)
+from startnotebook.jobs.job import Container, JobSpec
+from startnotebook.sessions.records import LaunchRecord, shape_problem
 
 STATES = (PENDING, RUNNING, ENDED, UNKNOWN)
 ENDINGS = (COMPLETED, WALL_TIME, FAILED, GONE)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import IMAGE_DIR, PROJECT, REPO, User, container_profile, job_of, snakemake_build, wait_until
-from startnotebook.image import image_path
+from startnotebook.jobs.image import image_path
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.container
@@ -89,7 +89,7 @@ def test_check_shows_the_image_its_state_and_the_container_command(notebook_imag
 
 
 def test_check_says_when_an_image_cannot_show_the_clock(tmp_path):
-    from startnotebook.containers import LABEXTENSION_MOUNT, labextension_problem
+    from startnotebook.jobs.containers import LABEXTENSION_MOUNT, labextension_problem
 
     image = tmp_path / "site-image"
     (image / "usr/lib/python3/dist-packages/jupyterlab-3.6.7.dist-info").mkdir(parents=True)
@@ -103,7 +103,7 @@ def test_check_says_when_an_image_cannot_show_the_clock(tmp_path):
 
 
 def test_a_changed_recipe_is_a_new_image_to_build(notebook_image, tmp_path):
-    from startnotebook.image import image_state
+    from startnotebook.jobs.image import image_state
 
     recipe = tmp_path / "recipe"
     shutil.copytree(REPO / "envs" / "notebook", recipe)
@@ -151,9 +151,9 @@ def test_a_broken_image_fails_with_the_runtimes_message(user, tmp_path):
 
 
 def test_the_apptainer_command_maps_the_same_settings():
-    from startnotebook import job
-    from startnotebook.config import Flavour
-    from startnotebook.records import LaunchRecord
+    from startnotebook.jobs import job
+    from startnotebook.settings.config import Flavour
+    from startnotebook.sessions.records import LaunchRecord
 
     record = LaunchRecord(Path("/home/ada/exp/.startnotebook/launches/20261128T120000Z-abcdef"))
     spec = job.JobSpec(

@@ -201,7 +201,7 @@ def test_tls_gives_an_https_url_and_the_certificate_fingerprint(user):
 
 
 def test_a_users_own_certificate_is_spoken_to(user, tmp_path):
-    from startnotebook.tls import session_certificate
+    from startnotebook.launch.tls import session_certificate
 
     certificate, key = session_certificate(tmp_path / "mine", "my own")
     config = user.home / "own" / ".jupyter"
@@ -218,7 +218,7 @@ def test_a_users_own_certificate_is_spoken_to(user, tmp_path):
 
 @pytest.mark.slurm
 def test_a_site_certificate_serves_every_session_on_the_cluster(slurm, tmp_path_factory):
-    from startnotebook.tls import session_certificate
+    from startnotebook.launch.tls import session_certificate
 
     user = User(tmp_path_factory.mktemp("home"), slurm_conf=slurm.conf)
     certificate, key = session_certificate(tmp_path_factory.mktemp("site-tls"), "site")

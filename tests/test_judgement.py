@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from startnotebook import judgement, launching, status
-from startnotebook.backends import (COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME,
-                                    JobStatus)
+from startnotebook.sessions import judgement, status
+from startnotebook.launch import launching
+from startnotebook.jobs.backends import COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME, JobStatus
 from startnotebook.commands import info, list_sessions, stop
 from startnotebook.errors import ControllerUnreachable, SessionRunning, StartNotebookError
-from startnotebook.judgement import Answer, LaunchFacts, judge
-from startnotebook.records import LaunchRecord, read_json
-from startnotebook.session import Session
+from startnotebook.sessions.judgement import Answer, LaunchFacts, judge
+from startnotebook.sessions.records import LaunchRecord, read_json
+from startnotebook.sessions.session import Session
 
 JOB = {"backend": "slurm", "id": "42"}
 CONNECTION = {"url": "http://10.0.0.1:8888", "password": "secret", "launch": "L"}

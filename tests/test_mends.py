@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from startnotebook import config, containers
-from startnotebook.session import Session
+from startnotebook.settings import config
+from startnotebook.jobs import containers
+from startnotebook.sessions.session import Session
 
 from conftest import BIN, REPO, wait_until
 

@@ -201,8 +201,8 @@ def test_on_the_cluster_an_impostor_on_a_dead_nodes_port_gets_nothing(slurm):
 
 
 def test_the_server_proves_itself_and_names_nobody_without_login(alice_and_bob):
-    from startnotebook.client import Server
-    from startnotebook.records import LaunchRecord
+    from startnotebook.sessions.client import Server
+    from startnotebook.sessions.records import LaunchRecord
 
     alice, _ = alice_and_bob
     launched = alice.startnotebook("--name", "open", "--notebook-timeout", "60")
@@ -275,8 +275,8 @@ def answering():
 
 
 def test_only_a_server_with_the_launchs_key_passes(answering, tmp_path):
-    from startnotebook.client import Impostor, Server, Unreachable
-    from startnotebook.records import LaunchRecord
+    from startnotebook.sessions.client import Impostor, Server, Unreachable
+    from startnotebook.sessions.records import LaunchRecord
     from startnotebook.server import proof_of
 
     record = LaunchRecord(tmp_path / "20261202T000000.000000Z-abcdef")

@@ -21,8 +21,8 @@ from conftest import BIN, User, cluster_user, job_of, latest_launch, wait_until
 
 def answers_as_the_session(folder: Path, url: str) -> bool:
     """Does the server of the session's latest launch answer at ``url``, with its proof?"""
-    from startnotebook.client import Server
-    from startnotebook.records import LaunchRecord
+    from startnotebook.sessions.client import Server
+    from startnotebook.sessions.records import LaunchRecord
 
     record = LaunchRecord(latest_launch(folder))
     handover = json.loads(record.handover_file.read_text())

@@ -178,15 +178,15 @@ def in_process(desk, monkeypatch):
     cost a second apiece)."""
     monkeypatch.setenv("HOME", str(desk.home))
     monkeypatch.delenv("SNAKEMAKE_PROFILE", raising=False)
-    from startnotebook.accounting import from_records
-    from startnotebook.backends import get_backend
+    from startnotebook.sessions.accounting import from_records
+    from startnotebook.jobs.backends import get_backend
     from startnotebook.commands.info import describe, text
     from startnotebook.commands.list_sessions import row
     from startnotebook.errors import StartNotebookError
-    from startnotebook.launching import assess
-    from startnotebook.request import load_profile_site
-    from startnotebook.session import Session, sessions
-    from startnotebook.status import statuses
+    from startnotebook.launch.launching import assess
+    from startnotebook.launch.request import load_profile_site
+    from startnotebook.sessions.session import Session, sessions
+    from startnotebook.sessions.status import statuses
 
     site = load_profile_site(None)
 

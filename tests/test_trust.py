@@ -118,7 +118,7 @@ def test_the_jobs_check_names_the_first_folder_others_may_change(tmp_path):
     """What the job runs on its node before the server starts (job.sh), as the user would."""
 
     def job_check(path: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "python"), "-I", "-m", "startnotebook.folders", str(path)],
+        return subprocess.run([str(BIN / "python"), "-I", "-m", "startnotebook.sessions.folders", str(path)],
                               capture_output=True, text=True, timeout=30)
 
     session = tmp_path / "area" / "notebooks" / "s1"

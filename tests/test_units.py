@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from startnotebook import config, names, server
-from startnotebook.backends import slurm
+from startnotebook.settings import config
+from startnotebook.sessions import names
+from startnotebook import server
+from startnotebook.jobs.backends import slurm
 from startnotebook.errors import InvalidRequest
-from startnotebook.job import Container, JobSpec, job_script
-from startnotebook.records import Damaged, LaunchRecord, read_json
+from startnotebook.jobs.job import Container, JobSpec, job_script
+from startnotebook.sessions.records import Damaged, LaunchRecord, read_json
 
 FOLDER = Path("/home/ada/exp")
 RECORD = LaunchRecord(FOLDER / ".startnotebook/launches/20261128T120000Z-abcdef")
@@ -129,7 +131,7 @@ def test_a_damaged_record_file_is_recognised(tmp_path, text):
 def test_jupyter_accepts_the_password_hash_of_a_launch():
     from jupyter_server.auth.security import passwd_check
 
-    from startnotebook.credentials import hash_password, new_password
+    from startnotebook.launch.credentials import hash_password, new_password
 
     password = new_password()
     hashed = hash_password(password)
@@ -138,7 +140,7 @@ def test_jupyter_accepts_the_password_hash_of_a_launch():
 
 
 def test_a_table_fits_100_columns_cutting_the_longest_cells_first():
-    from startnotebook.tables import fit
+    from startnotebook.display.tables import fit
 
     rows = [{"NAME": "n" * 40, "URL": "http://" + "u" * 60, "FOLDER": "~/" + "f" * 50},
             {"NAME": "short", "URL": "-", "FOLDER": "~/s"}]
@@ -153,7 +155,7 @@ def test_servers_are_asked_at_once_and_answer_in_order():
     import threading
     import time
 
-    from startnotebook.client import concurrently
+    from startnotebook.sessions.client import concurrently
 
     inside, most = [0], [0]
     lock = threading.Lock()
@@ -188,8 +190,8 @@ def test_yte_is_imported_without_numpy_which_stays_importable():
 def test_accounting_is_asked_of_the_backend_and_the_local_one_keeps_none():
     """``usage`` asks each backend of its own accounting: the local backend keeps none and is
     asked nothing; SLURM's memory in sacct's TRES is read in MB whatever its unit."""
-    from startnotebook.accounting import Use, accounting_kept, from_accounting
-    from startnotebook.backends.slurm import _memory_mb
+    from startnotebook.sessions.accounting import Use, accounting_kept, from_accounting
+    from startnotebook.jobs.backends.slurm import _memory_mb
 
     use = Use("here", "l1", "local", "4242", 100.0, 200.0, 1, 512)
     assert not accounting_kept([use])
@@ -199,7 +201,7 @@ def test_accounting_is_asked_of_the_backend_and_the_local_one_keeps_none():
 
 
 def test_a_waiting_slurm_job_says_when_slurm_expects_it_to_start():
-    from startnotebook.backends.slurm import _status
+    from startnotebook.jobs.backends.slurm import _status
 
     waiting = _status("PENDING", "Resources", "", "8:00:00", "2026-12-02T17:42:00")
     assert str(waiting) == "PENDING (Resources, expected to start at 17:42)"
@@ -210,7 +212,7 @@ def test_a_waiting_slurm_job_says_when_slurm_expects_it_to_start():
 
 def test_a_launch_and_a_stop_say_alike_that_they_wait_for_the_session_lock():
     # One wording, said by startnotebook, snakemake notebook_NAME and stop (test_races reads it).
-    from startnotebook.report import waiting_for_lock
+    from startnotebook.display.report import waiting_for_lock
 
     assert waiting_for_lock("turns") == "another launch or a stop of turns is in progress; waiting for it"
     assert (waiting_for_lock("turns", stopping=True)
@@ -238,7 +240,7 @@ def test_every_command_is_a_run_that_takes_what_the_command_line_parses(name):
 
 
 def test_one_banner_says_a_launch_or_a_session_found_running_with_the_tunnel_where_needed():
-    from startnotebook.report import connection_banner
+    from startnotebook.display.report import connection_banner
 
     connection = {"name": "exp", "job_id": "42", "url": "http://n1:8888/", "password": "pw",
                   "tunnel": {"command": "ssh -L 8888:n1:8888 login", "local_url": "http://localhost:8888/"}}

@@ -1,19 +1,20 @@
 """startnotebook: a Jupyter notebook in a batch job, launched by a Snakemake workflow.
 
-A launch, module by module (the README's "How a launch works" draws it):
+A launch, package by package, in the order data flows (the README's "How a launch works"):
 
-    cli, commands/       the command line; one module per command
-    request, config      options, a project's row (project) and the site (profiles) -> settings
-    folders, session     the checked session folder and what lives in it; records: its launches
-    launching            is it running (assess)? the plan of a new launch; abandon on failure
-    snakemake_run        runs the workflow target notebook_NAME in this process, with the plan
-    snakefile, steps     the Snakefile's side: its sessions and plans; what each rule does
-    credentials, jupyter_config, tls   password, the server's settings, certificates
-    backends/, job, containers, image  where and how the job runs
-    readiness, client, connection, report   waiting for the job, its server, what the user reads
-    status, accounting, tables, times  sessions' states and usage, for list/info/stop/logs/usage
-    server/              runs in the job: the session's Jupyter server
-    run_targets, runs, executing   a declared session's rerun: its notebooks as batch jobs
+    cli, commands/   the command line; one module per command, each with run(...)
+    settings/        what the site and the project say: config (site, flavours), profiles, project
+    sessions/        a session: names, its checked folder, records of its launches, the one
+                     judgement of whether it runs, its state and usage, its server's client
+    launch/          one launch: request -> launching (assess, plan, abandon) -> snakemake_run ->
+                     snakefile, steps (the rules' side) -> credentials, jupyter_config, tls ->
+                     readiness, heartbeat (waiting for the job)
+    jobs/            where and how the job runs: job (its script), backends/ (local, slurm),
+                     containers (runtimes), image (the session's image)
+    server/          runs in the job: the session's Jupyter server
+    rerun/           a declared session's notebooks as batch jobs (executed_NAME)
+    display/         what the user reads: banners, tables, times
+    errors, resources, quick_imports   typed errors, the package's data files, import shortcuts
 
 This package is imported inside jobs (and containers) too: keep this file free of imports.
 """

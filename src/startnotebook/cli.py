@@ -168,14 +168,14 @@ def _run_command(name: str, argv: list[str]) -> int:
     command = COMMANDS[name]
     if not command.on_a_site:
         return command.load().run(**options)
-    from .request import load_profile_site
+    from .launch.request import load_profile_site
 
     site = load_profile_site(options.pop("profile"))
     return command.load().run(site, **options)
 
 
 def _launch(argv: list[str]) -> int:
-    from .request import LaunchRequest
+    from .launch.request import LaunchRequest
 
     args = launch_parser().parse_args(argv)
     request = LaunchRequest(name=args.name, flavor=args.flavor, kernel_timeout=args.kernel_timeout,

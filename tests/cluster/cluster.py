@@ -265,7 +265,7 @@ class Cluster:
         self._wait_for(idle, "idle compute nodes")
 
     def start_egress_proxy(self) -> None:
-        from startnotebook.image import debian_mirror  # the hosts a build may reach
+        from startnotebook.jobs.image import debian_mirror  # the hosts a build may reach
 
         mirror = debian_mirror().split("/")[2]
         log = self._start(outside(sys.executable, str(HERE / "egress_proxy.py"), netns_path(HUB),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from ..launching import plan_launch
-from ..report import check_summary
-from ..request import LaunchRequest, resolve
+from ..display.report import check_summary
+from ..launch.launching import plan_launch
+from ..launch.request import LaunchRequest, resolve
 
 
 def run(request: LaunchRequest, out: TextIO = sys.stdout) -> int:

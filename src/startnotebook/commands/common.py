@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from ..config import Site
 from ..errors import UnknownSession
-from ..names import check_name
-from ..session import Session
+from ..sessions.names import check_name
+from ..sessions.session import Session
+from ..settings.config import Site
 
 
 def existing_session(site: Site, name: str) -> Session:

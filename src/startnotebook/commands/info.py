@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from ..config import Site
-from ..report import NO_PROFILE
-from ..status import SessionStatus, status_of
-from ..times import iso, notebook_timeout_left, wall_time_left
+from ..display.report import NO_PROFILE
+from ..display.times import iso, notebook_timeout_left, wall_time_left
+from ..sessions.status import SessionStatus, status_of
+from ..settings.config import Site
 from .common import existing_session, print_json
 
 

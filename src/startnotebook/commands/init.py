@@ -24,7 +24,7 @@ SNAKEFILE = '''\
 # the one installed with startnotebook (next to the startnotebook command, e.g. in .venv/bin/):
 # a Snakemake of another environment cannot import the startnotebook workflow.
 from startnotebook import resources
-from startnotebook.snakefile import abandon_unfinished
+from startnotebook.launch.snakefile import abandon_unfinished
 
 
 configfile: "config/config.yaml"

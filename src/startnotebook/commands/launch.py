@@ -13,13 +13,13 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
-from ..backends import RUNNING, JobStatus, get_backend
+from ..display.report import connection_banner, waiting_for_lock
 from ..errors import LaunchInterrupted, ServerFailed
-from ..launching import LaunchPlan, Progress, running_or_new_launch
-from ..readiness import INTERRUPTED, log_since, log_tail, stop_waiting_on_interrupt
-from ..report import connection_banner, waiting_for_lock
-from ..request import LaunchRequest, resolve
-from ..snakemake_run import run_workflow
+from ..jobs.backends import RUNNING, JobStatus, get_backend
+from ..launch.launching import LaunchPlan, Progress, running_or_new_launch
+from ..launch.readiness import INTERRUPTED, log_since, log_tail, stop_waiting_on_interrupt
+from ..launch.request import LaunchRequest, resolve
+from ..launch.snakemake_run import run_workflow
 
 TICK_SECONDS = 1.0
 

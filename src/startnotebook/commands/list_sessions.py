@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-from ..config import Site
-from ..session import sessions
-from ..status import SessionStatus, statuses
-from ..times import duration, hours_minutes, iso, when
+from ..display.times import duration, hours_minutes, iso, when
+from ..sessions.session import sessions
+from ..sessions.status import SessionStatus, statuses
+from ..settings.config import Site
 from .common import print_json
 
 COLUMNS = ("NAME", "STATE", "BACKEND", "JOB", "NODE", "URL", "FLAVOR", "STARTED", "IDLE", "LEFT",
@@ -45,7 +45,7 @@ def left(row: dict) -> str:
 
 
 def table(rows: list[dict], home: str) -> str:
-    from ..tables import fit
+    from ..display.tables import fit
 
     cells = [{
         "NAME": r["name"], "STATE": r["state"], "BACKEND": r["backend"] or "-",

@@ -10,10 +10,10 @@ from __future__ import annotations
 import sys
 import time
 
-from ..config import Site
-from ..backends import get_backend
-from ..readiness import log_since
-from ..status import status_of
+from ..jobs.backends import get_backend
+from ..launch.readiness import log_since
+from ..sessions.status import status_of
+from ..settings.config import Site
 from .common import existing_session
 
 POLL_SECONDS = 0.5

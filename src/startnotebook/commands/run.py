@@ -19,13 +19,13 @@ from pathlib import Path
 
 import yaml
 
-from .. import profiles, project
-from ..config import check_timeout, load_site, session_settings
 from ..errors import ConfigError, InvalidRequest, UnknownSession
-from ..names import check_name
-from ..records import write_private
-from ..runs import Outputs, check_placeable, failures_since, missing_notebooks, notebook_paths
-from ..session import Session
+from ..rerun.runs import Outputs, check_placeable, failures_since, missing_notebooks, notebook_paths
+from ..sessions.names import check_name
+from ..sessions.records import write_private
+from ..sessions.session import Session
+from ..settings import profiles, project
+from ..settings.config import check_timeout, load_site, session_settings
 
 #: A parameter's name: what papermill can write as a Python assignment.
 PARAMETER_NAME = r"[A-Za-z_][A-Za-z0-9_]*"

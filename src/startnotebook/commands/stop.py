@@ -14,14 +14,14 @@ from __future__ import annotations
 import sys
 import time
 
-from ..backends import get_backend
-from ..client import Server, Unreachable
-from ..config import Site
+from ..display.report import waiting_for_lock
 from ..errors import ControllerUnreachable, StartNotebookError
-from ..judgement import LAUNCHING, PENDING, UNKNOWN
-from ..report import waiting_for_lock
-from ..session import Session
-from ..status import status_of
+from ..jobs.backends import get_backend
+from ..sessions.client import Server, Unreachable
+from ..sessions.judgement import LAUNCHING, PENDING, UNKNOWN
+from ..sessions.session import Session
+from ..sessions.status import status_of
+from ..settings.config import Site
 from .common import existing_session
 
 #: How long the job may take to end after its server was asked to stop: its pages have 20 s to

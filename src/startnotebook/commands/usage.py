@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..config import Site
-from .. import accounting
+from ..display.times import iso
 from ..errors import InvalidRequest
-from ..session import sessions
-from ..status import statuses
-from ..times import iso
+from ..sessions import accounting
+from ..sessions.session import sessions
+from ..sessions.status import statuses
+from ..settings.config import Site
 from .common import print_json
 
 
@@ -56,7 +56,7 @@ def summary(uses: list[accounting.Use], source: str, since: str | None) -> dict:
 
 
 def table(report: dict, accounting_name: str = "batch system's accounting") -> str:
-    from ..tables import fit
+    from ..display.tables import fit
 
     rows = [{"SESSION": s["name"], "LAUNCHES": s["launches"], "CORE-HOURS": f"{s['core_hours']:.3f}",
              "MEMORY GB-HOURS": f"{s['gb_hours']:.3f}", "LAST ENDED": s["last_end_reason"] or "running"}

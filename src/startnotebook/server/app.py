@@ -45,7 +45,7 @@ from tornado.web import HTTPError
 from traitlets import Integer, Unicode
 from traitlets.config.loader import JSONFileConfigLoader
 
-from ..records import LaunchRecord, write_json
+from ..sessions.records import LaunchRecord, write_json
 from . import NODE_ADDRESS_VARIABLE, NONCE_MAX_BYTES, PROOF_PATH, check_interval, proof_of, sha256_fingerprint
 from .clean_end import CleanEnd
 from .session_api import SessionClock

@@ -42,7 +42,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Integer, List, Unicode
 from traitlets.config import Configurable
 
-from ..records import LaunchRecord
+from ..sessions.records import LaunchRecord
 from . import clean_end, wall_time
 
 #: The name under which Jupyter's authorizer sees this API.

@@ -1,0 +1,232 @@
+"""The SLURM backend: the job script is submitted detached with ``sbatch``.
+
+Submission is plain ``sbatch`` rather than snakemake-executor-plugin-slurm because the plugin keeps
+Snakemake running for the whole job and cancels the job when Snakemake exits; a notebook must
+outlive its launch. Settings are named as the plugin names them (``slurm_partition``,
+``slurm_account``, ``slurm_extra``), and the cluster is found the standard way: ``sbatch``,
+``squeue``, ``scancel`` on PATH, ``SLURM_CONF``.
+
+The controller is asked little: readiness comes from the handover file the job writes into the
+session folder; ``squeue`` is asked first after a few seconds and then at most every 30 s (with
+jitter, so that many launches do not ask in step), and one ``squeue`` answers for many jobs.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from datetime import datetime
+
+from ...errors import ControllerUnreachable, SubmitError
+from ..job import JobSpec, check_container, server_command
+from . import COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME, Accounted, Backend, JobStatus
+
+#: What SLURM's job states (squeue's %T) mean: waiting to start, or holding an allocation.
+#: Every other state is an end (COMPLETING, COMPLETED, CANCELLED, FAILED, TIMEOUT, NODE_FAIL,
+#: PREEMPTED, BOOT_FAIL, DEADLINE, OUT_OF_MEMORY, ...).
+SLURM_PENDING = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"}
+SLURM_RUNNING = {"CONFIGURING", "RUNNING", "SUSPENDED", "RESIZING", "SIGNALING"}
+#: Ends that are not failures; any other end is one.
+SLURM_ENDINGS = {"COMPLETED": COMPLETED, "TIMEOUT": WALL_TIME}
+CONTROLLER_TIMEOUT = 30
+#: Pending reasons that no amount of waiting cures: the job asks what its partition cannot give.
+HOPELESS_REASONS = {
+    "PartitionConfig", "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints",
+    "InvalidAccount", "InvalidQOS", "AccountNotAllowed", "QOSNotAllowed",
+}
+#: Messages of a controller that cannot be reached (slurmctld down or restarting).
+UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Connection refused",
+               "Zero Bytes were transmitted")
+
+
+def sbatch_command(spec: JobSpec) -> list[str]:
+    flavour = spec.flavour
+    command = [
+        "sbatch", "--parsable",
+        # The session's name, so that squeue shows which notebook a job is.
+        f"--job-name={spec.name}",
+        f"--cpus-per-task={flavour.cpus_per_task}",
+        f"--mem={flavour.mem_mb}M",
+        f"--time={flavour.runtime}",
+        f"--chdir={spec.folder}",
+        f"--output={spec.server_log}",
+        # Every launch adds to the session's log; none truncates an earlier one's.
+        "--open-mode=append",
+        # A node failure must not start a second server for the session elsewhere.
+        "--no-requeue",
+        # The server ends the session cleanly before the wall time (it knows the end); should
+        # that fail to happen, this signal tells it the end is near (to the batch shell, which
+        # passes it on: job.py).
+        f"--signal=B:USR1@{spec.save_before_wall_time}",
+    ]
+    if flavour.slurm_partition:
+        command.append(f"--partition={flavour.slurm_partition}")
+    if flavour.slurm_account:
+        command.append(f"--account={flavour.slurm_account}")
+    command += shlex.split(flavour.slurm_extra)
+    return command + [str(spec.job_script_file)]
+
+
+def _ask(command: list[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=CONTROLLER_TIMEOUT,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError as error:
+        raise SubmitError(f"{command[0]} not found: is this a SLURM login node?") from error
+    except subprocess.TimeoutExpired as error:
+        raise ControllerUnreachable(
+            f"the SLURM controller did not answer {command[0]} within {CONTROLLER_TIMEOUT} s"
+        ) from error
+
+
+def _last_line(text: str) -> str:
+    """The last message of a SLURM command, without its "sbatch: error: " prefix."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "(no message)"
+    return re.sub(r"^\w+: error: ", "", lines[-1])
+
+
+def _unreachable(text: str) -> bool:
+    return any(message in text for message in UNREACHABLE)
+
+
+def _status(label: str, reason: str, nodes: str, time_left: str, start: str = "N/A") -> JobStatus:
+    """squeue's line of a job, in every backend's terms."""
+    reason = "" if reason == "None" else reason
+    left = {"time_left": _time_left(time_left), "seconds_left": _squeue_seconds(time_left)}
+    if label in SLURM_PENDING:
+        hopeless = label == "PENDING" and reason in HOPELESS_REASONS
+        if hopeless:
+            return JobStatus(PENDING, label, f"{reason}: it can never start", never_starts=True)
+        # squeue's %S of a waiting job is its expected start, as squeue --start says.
+        return JobStatus(PENDING, label, reason, **left,
+                         expected_start=_slurm_time(start) if label == "PENDING" else None)
+    if label in SLURM_RUNNING:
+        on = label == "RUNNING"
+        return JobStatus(RUNNING, label, f"on {nodes}" if on else reason, node=nodes if on else "", **left)
+    return JobStatus(ENDED, label, reason, ending=SLURM_ENDINGS.get(label, FAILED))
+
+
+def _time_left(text: str) -> str:
+    return "" if text in ("INVALID", "UNLIMITED") else text
+
+
+def _squeue_seconds(text: str) -> int | None:
+    """squeue's time left (``%L``: [days-][[hours:]minutes:]seconds) in seconds."""
+    if not _time_left(text):
+        return None
+    days, _, clock = text.rpartition("-")
+    try:
+        parts = [int(part) for part in clock.split(":")]
+        whole_days = int(days) if days else 0
+    except ValueError:
+        return None
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return whole_days * 86400 + seconds
+
+
+class SlurmBackend(Backend):
+    name = "slurm"
+    bind_ip = "0.0.0.0"
+    advertised_host = ""  # the job's node: known only inside the job
+    first_check = 5.0
+    check_every = 30.0
+    accounting_name = "SLURM accounting (sacct)"
+
+    def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
+        return [
+            ("backend", "slurm (a batch job, submitted detached with sbatch)"),
+            ("sbatch", shlex.join(sbatch_command(spec))),
+            ("job runs", shlex.join(server_command(spec))),
+        ]
+
+    def submit(self, spec: JobSpec) -> dict:
+        check_container(spec)
+        result = _ask(sbatch_command(spec))
+        if result.returncode != 0:
+            message = _last_line(result.stderr)
+            if _unreachable(result.stderr):
+                raise ControllerUnreachable(f"the SLURM controller cannot be reached: {message}")
+            raise SubmitError(f"sbatch refused the notebook job: {message}")
+        job_id = result.stdout.strip().split(";")[0]
+        if not re.fullmatch(r"[0-9]+", job_id):  # not isdigit: it takes "²" too
+            raise SubmitError(f"sbatch gave no job id: {_last_line(result.stdout + result.stderr)}")
+        return {"backend": self.name, "id": job_id}
+
+    def statuses(self, jobs: list[dict]) -> dict[str, JobStatus]:
+        """One squeue for all ``jobs``; a job squeue no longer lists has ended."""
+        if not jobs:
+            return {}
+        ids = sorted({job["id"] for job in jobs}, key=int)
+        try:
+            result = _ask(["squeue", "--noheader", "--states=all", f"--jobs={','.join(ids)}",
+                           "--format=%i|%T|%r|%N|%L|%S"])
+        except ControllerUnreachable as error:
+            # Not knowing is an answer too: the caller decides what it means (wait, or say so).
+            return {job_id: JobStatus(UNKNOWN, "UNKNOWN", str(error)) for job_id in ids}
+        if result.returncode != 0 and "Invalid job id" not in result.stderr:
+            reason = _last_line(result.stderr)
+            return {job_id: JobStatus(UNKNOWN, "UNKNOWN", reason) for job_id in ids}
+        found = {}
+        for line in result.stdout.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) == 6:
+                found[parts[0]] = _status(*parts[1:])
+        gone = JobStatus(ENDED, "ENDED", "no longer known to SLURM", ending=GONE)
+        return {job_id: found.get(job_id, gone)
+                for job_id in ids}
+
+    def cancel(self, job: dict) -> None:
+        result = _ask(["scancel", "--quiet", job["id"]])
+        if result.returncode != 0 and "Invalid job id" not in result.stderr:
+            raise ControllerUnreachable(f"scancel of job {job['id']} failed: {_last_line(result.stderr)}")
+
+    # --- accounting (slurmdbd), for ``usage`` ------------------------------------------------------
+    def keeps_accounting(self) -> bool:
+        """One question to the controller. Without slurmdbd, ``sacct`` would hang: ask first."""
+        try:
+            result = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True,
+                                    timeout=CONTROLLER_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        match = re.search(r"^AccountingStorageType\s*=\s*(\S+)", result.stdout, re.M)
+        return bool(match) and match.group(1) == "accounting_storage/slurmdbd"
+
+    def accounted(self, job_ids: list[str]) -> dict[str, Accounted]:
+        if not job_ids:
+            return {}
+        try:
+            result = subprocess.run(
+                ["sacct", "--noheader", "--parsable2", "--allocations", "--jobs", ",".join(job_ids),
+                 "--format=JobIDRaw,Start,End,AllocCPUS,AllocTRES"],
+                capture_output=True, text=True, timeout=CONTROLLER_TIMEOUT)
+        except subprocess.TimeoutExpired as error:
+            raise ControllerUnreachable("SLURM's accounting (sacct) did not answer") from error
+        if result.returncode != 0:
+            raise ControllerUnreachable(f"sacct failed: {_last_line(result.stderr)}")
+        found = {}
+        for line in result.stdout.splitlines():
+            job_id, start, end, cpus, tres = line.split("|")
+            started = _slurm_time(start)
+            if job_id in job_ids and started is not None:
+                found[job_id] = Accounted(started, _slurm_time(end), int(cpus), _memory_mb(tres))
+        return found
+
+
+def _memory_mb(tres: str) -> int | None:
+    match = re.search(r"mem=([0-9.]+)([KMGT]?)", tres)
+    if not match:
+        return None
+    factor = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2)]
+    return round(float(match.group(1)) * factor)
+
+
+def _slurm_time(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None  # "Unknown" (still running) or "None"
