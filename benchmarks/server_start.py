@@ -38,8 +38,8 @@ import urllib.request
 from pathlib import Path
 
 from startnotebook.launch.credentials import hash_password, write_new_proof_key
-from startnotebook.sessions.records import LaunchRecord
 from startnotebook.launch.jupyter_config import SESSION_API
+from startnotebook.sessions.records import LaunchRecord
 
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 ALL = {"jupyterlab": True, "jupyter_server_terminals": True, "jupyter_lsp": True, "notebook_shim": True}

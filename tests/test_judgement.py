@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from startnotebook.sessions import judgement, status
-from startnotebook.launch import launching
-from startnotebook.jobs.backends import COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME, JobStatus
 from startnotebook.commands import info, list_sessions, stop
 from startnotebook.errors import ControllerUnreachable, SessionRunning, StartNotebookError
+from startnotebook.jobs.backends import COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME, JobStatus
+from startnotebook.launch import launching
+from startnotebook.sessions import judgement, status
 from startnotebook.sessions.judgement import Answer, LaunchFacts, judge
 from startnotebook.sessions.records import LaunchRecord, read_json
 from startnotebook.sessions.session import Session

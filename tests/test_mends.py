@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from startnotebook.settings import config
 from startnotebook.jobs import containers
 from startnotebook.sessions.session import Session
+from startnotebook.settings import config
 
 from conftest import BIN, REPO, wait_until
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import User, cluster_user, container_profile, processes_mentioning, wait_until
-from startnotebook.settings.config import schema_errors
+from startnotebook.settings.reading import schema_errors
 
 # A 1x1 PNG: the figure where the kernel's environment has no matplotlib.
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="

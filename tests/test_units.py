@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from startnotebook.settings import config
-from startnotebook.sessions import names
 from startnotebook import server
-from startnotebook.jobs.backends import slurm
 from startnotebook.errors import InvalidRequest
+from startnotebook.jobs.backends import slurm
 from startnotebook.jobs.job import Container, JobSpec, job_script
+from startnotebook.sessions import names
 from startnotebook.sessions.records import Damaged, LaunchRecord, read_json
+from startnotebook.settings import config, session_settings
 
 FOLDER = Path("/home/ada/exp")
 RECORD = LaunchRecord(FOLDER / ".startnotebook/launches/20261128T120000Z-abcdef")
@@ -29,13 +29,13 @@ def spec(**flavour) -> JobSpec:
 
 @pytest.mark.parametrize("value", ["1", "600", 5, " 7 "])
 def test_timeouts_are_whole_positive_seconds(value):
-    assert config.check_timeout("--kernel-timeout", value) == int(str(value).strip())
+    assert session_settings.check_timeout("--kernel-timeout", value) == int(str(value).strip())
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "1.5", "1e3", "", "ten", True, 2.0, None])
 def test_other_timeouts_are_refused(value):
     with pytest.raises(InvalidRequest, match="positive whole number"):
-        config.check_timeout("--kernel-timeout", value)
+        session_settings.check_timeout("--kernel-timeout", value)
 
 
 def test_a_flavour_may_bring_its_own_partition(tmp_path):
@@ -47,14 +47,14 @@ def test_a_flavour_may_bring_its_own_partition(tmp_path):
         "flavours: {medium: {cpus_per_task: 4, mem_mb: 32768, runtime: 480, slurm_partition: big}}\n"
     )
     site = config.load_site(profile)
-    settings = config.session_settings(site, "exp", {"flavor": "medium"})
+    settings = session_settings.session_settings(site, "exp", {"flavor": "medium"})
     assert (settings.flavour.slurm_partition, settings.flavour.slurm_account) == ("big", "proj1")
     assert site.flavour("small").slurm_partition == "standard"
 
 
 def test_options_win_over_a_declaration_which_wins_over_the_site():
     site = config.load_site(None)
-    settings = config.session_settings(site, "exp", {"flavor": "medium", "kernel_timeout": 60},
+    settings = session_settings.session_settings(site, "exp", {"flavor": "medium", "kernel_timeout": 60},
                                        options={"kernel_timeout": "30"})
     assert (settings.flavour.name, settings.kernel_timeout, settings.notebook_timeout) == ("medium", 30, 600)
 

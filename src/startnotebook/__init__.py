@@ -3,7 +3,8 @@
 A launch, package by package, in the order data flows (the README's "How a launch works"):
 
     cli, commands/   the command line; one module per command, each with run(...)
-    settings/        what the site and the project say: config (site, flavours), profiles, project
+    settings/        what the site and the project say: profiles -> config (site, flavours) ->
+                     project (its sheet) -> session_settings (one session's, checked)
     sessions/        a session: names, its checked folder, records of its launches, the one
                      judgement of whether it runs, its state and usage, its server's client
     launch/          one launch: request -> launching (assess, plan, abandon) -> snakemake_run ->

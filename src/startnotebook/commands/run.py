@@ -25,7 +25,9 @@ from ..sessions.names import check_name
 from ..sessions.records import write_private
 from ..sessions.session import Session
 from ..settings import profiles, project
-from ..settings.config import check_timeout, load_site, session_settings
+from ..settings.config import load_site
+from ..settings.reading import load_yaml
+from ..settings.session_settings import check_timeout, session_settings
 
 #: A parameter's name: what papermill can write as a Python assignment.
 PARAMETER_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -55,7 +57,7 @@ def _project(folder: Path) -> dict:
         raise InvalidRequest(f"no project in {folder} (no {project.CONFIG}; `startnotebook init` "
                              "writes one, or name it with --project)")
     project.check_ours(config_file, "project config")
-    return project.load_yaml(config_file)
+    return load_yaml(config_file)
 
 
 def _snakemake_argv(name: str, folder: Path, profile: Path | None, config_file: str, force: bool,

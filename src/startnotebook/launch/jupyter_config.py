@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from ..server import check_interval
 from ..sessions.records import LaunchRecord, write_private
-from ..settings.config import SessionSettings
+from ..settings.session_settings import SessionSettings
 
 EXTENSIONS = {"jupyterlab": True, "jupyter_server_terminals": True,
               "jupyter_lsp": False, "notebook_shim": False}

@@ -30,7 +30,8 @@ from ..sessions.judgement import (PENDING, RUNNING, UNKNOWN, Judgement, answer_o
                                   server_of)
 from ..sessions.records import LaunchRecord, write_json
 from ..sessions.session import Session
-from ..settings.config import SessionSettings, Site
+from ..settings.config import Site
+from ..settings.session_settings import SessionSettings
 from .heartbeat import Heartbeat
 
 

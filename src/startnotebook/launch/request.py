@@ -8,10 +8,12 @@ Everything is checked here, before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from ..sessions.names import check_name, random_name
 from ..sessions.session import Session
 from ..settings import profiles, project
-from ..settings.config import SessionSettings, Site, load_site, session_settings
+from ..settings.config import Site, load_site
+from ..settings.session_settings import SessionSettings, session_settings
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from ..jobs.backends import get_backend
 from ..sessions.records import LAUNCH_ID
 from ..sessions.session import Session
 from ..settings import profiles
-from ..settings.config import NotebookFetch, Site, load_site, session_settings
+from ..settings.config import NotebookFetch, Site, load_site
+from ..settings.session_settings import session_settings
 from .launching import LaunchPlan, Progress, running_or_new_launch
 from .readiness import stop_waiting_on_interrupt
 

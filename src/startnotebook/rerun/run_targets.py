@@ -16,7 +16,8 @@ from ..jobs.image import container_for
 from ..launch.launching import Progress
 from ..launch.snakefile import Sessions, as_workflow_error
 from ..sessions.session import Session
-from ..settings.config import Flavour, SessionSettings, session_settings
+from ..settings.config import Flavour
+from ..settings.session_settings import SessionSettings, session_settings
 from .runs import (Outputs, check_placeable, job_minutes, missing_notebooks, notebook_paths, parameters_of, place,
                    request, run_timeout)
 

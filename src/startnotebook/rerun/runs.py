@@ -34,7 +34,8 @@ from ..jobs.containers import get_runtime
 from ..jobs.job import Container, container_run_in, session_environment
 from ..launch.launching import notebook_name
 from ..sessions.records import write_json
-from ..settings.config import SessionSettings, message, schema_errors, where
+from ..settings.reading import message, schema_errors, where
+from ..settings.session_settings import SessionSettings
 
 EXECUTED = "executed"
 RECORD_SCHEMA = "run.schema.json"

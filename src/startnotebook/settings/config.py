@@ -1,20 +1,14 @@
-"""Site settings and session declarations, resolved into the settings of one session.
+"""The site's settings: where servers run, the flavour table (cores, memory, wall time), the
+container, TLS, the clock's lead times and where session folders live.
 
-Two kinds of settings, kept apart on purpose:
-
-* the **site** decides where servers run, the flavour table (cores, memory, wall time), the
-  container, TLS and where session folders live: ``config/config.yaml`` as shipped, with the
-  profile's ``site.yaml`` merged on top (``schemas/config.schema.yaml``);
-* a **session** (a row of a project's sessions sheet, an entry of ``sessions:``, or the options of
-  one ``startnotebook``) picks a flavour, its timeouts, TLS, an image recipe and notebooks
-  (``schemas/session.schema.yaml``). It cannot change the site's settings.
-
-Both are validated against the schemas once per process (see schema_errors).
+``config/config.yaml`` as shipped, with the profile's ``site.yaml`` merged on top, validated
+against ``schemas/config.schema.yaml`` once per process. A session (a row of a project's sheet, an
+entry of ``sessions:``, or one command's options) picks among what the site offers
+(session_settings.py); it cannot change the site's settings.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,55 +17,12 @@ import yaml
 
 from .. import resources
 from ..errors import ConfigError, InvalidRequest
-from ..quick_imports import skip_format_checkers_a_launch_does_not_use
 from ..sessions.folders import expand
-from ..sessions.names import check_name
-from . import profiles
+from .reading import load_yaml, message, schema_errors, where
 
 
-# --- reading and validating ------------------------------------------------------------------
-def load_yaml(path: str | Path) -> dict:
-    try:
-        with open(path) as stream:
-            loaded = yaml.safe_load(stream)
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
-    except yaml.YAMLError as error:
-        problem = str(error).splitlines()[0]
-        raise ConfigError(f"config file {path} is not valid YAML: {problem}") from error
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"config file {path} must hold a mapping")
-    return loaded
-
-
-def schema_errors(data, schema: str):
-    """The most relevant way ``data`` breaks ``schemas/<schema>``, or None if it does not.
-
-    jsonschema, as snakemake.utils.validate uses it (Draft 2020-12, $refs to the other files of
-    schemas/), but keeping the failing field: snakemake.utils.validate folds the error into a
-    message of many lines, and a user's error is one line naming the field.
-    """
-    skip_format_checkers_a_launch_does_not_use()
-    import jsonschema
-    from referencing import Registry, Resource
-
-    def retrieve(uri: str) -> Resource:
-        return Resource.from_contents(load_yaml(resources.schema(uri.rsplit("/", 1)[-1])))
-
-    validator = jsonschema.Draft202012Validator(load_yaml(resources.schema(schema)),
-                                                registry=Registry(retrieve=retrieve),
-                                                format_checker=jsonschema.FormatChecker())
-    return jsonschema.exceptions.best_match(validator.iter_errors(data))
-
-
-def where(error) -> str:
-    return "/".join(str(part) for part in getattr(error, "absolute_path", ())) or "top level"
-
-
-def message(error) -> str:
-    return getattr(error, "message", str(error)).splitlines()[0]
+#: A profile's site settings, beside Snakemake's own config.yaml.
+SITE_FILE = "site.yaml"
 
 
 # --- the site ----------------------------------------------------------------------------------
@@ -159,7 +110,7 @@ def _merge(base: dict, override: dict) -> dict:
 def load_site(profile: Path | None = None) -> Site:
     """The shipped defaults with the profile's site.yaml on top, validated."""
     settings = load_yaml(resources.default_config())
-    site_file = profiles.site_file(profile)
+    site_file = _site_file(profile)
     if site_file is not None:
         settings = _merge(settings, load_yaml(site_file))
     problem = schema_errors(settings, "config.schema.yaml")
@@ -198,79 +149,13 @@ def load_site(profile: Path | None = None) -> Site:
     )
 
 
+def _site_file(profile: Path | None) -> Path | None:
+    """The profile's site settings, if it has any."""
+    if profile is None:
+        return None
+    path = profile / SITE_FILE
+    return path if path.is_file() else None
+
+
 def _path(configured: str | None, setting: str) -> Path | None:
     return expand(configured, setting) if configured else None
-
-
-# --- one session -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SessionSettings:
-    """One session's settings: its declaration completed by the site's defaults, and checked."""
-
-    name: str
-    flavour: Flavour
-    kernel_timeout: int
-    notebook_timeout: int
-    tls: bool = False
-    recipe: Path | None = None  # the session's own image recipe (a folder like envs/notebook)
-    notebooks: tuple[str, ...] = ()
-
-
-def ascii_number(text: str) -> int | None:
-    """The whole number ``text`` writes in ASCII digits, or None: ``str.isdigit`` and ``int``
-    also take "²", "①" or "٣" (and int would read "٣" as 3)."""
-    return int(text) if ASCII_DIGITS.fullmatch(text) else None
-
-
-ASCII_DIGITS = re.compile(r"[0-9]+")
-
-
-def check_timeout(option: str, value: object) -> int:
-    """A timeout is a positive whole number of seconds."""
-    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
-    seconds = ascii_number(text)
-    if seconds is None or seconds < 1:
-        raise InvalidRequest(f"{option} must be a positive whole number of seconds, not {value!r}")
-    return seconds
-
-
-def session_settings(site: Site, name: str, declared: Mapping[str, object], base: Path | None = None,
-                     options: Mapping[str, object] = {}) -> SessionSettings:
-    """The settings of session ``name``: site defaults < ``declared`` < ``options``.
-
-    ``declared`` comes from a project (already validated against the session schema; relative
-    recipe and notebook paths are taken from ``base``); ``options`` are the command's, checked here
-    with the option names the user typed.
-    """
-    check_name(name)
-    fields = {**site.session_defaults, **{k: v for k, v in declared.items() if v is not None}}
-    kernel_timeout = check_timeout("--kernel-timeout" if "kernel_timeout" in options else "kernel_timeout",
-                                   options.get("kernel_timeout", fields["kernel_timeout"]))
-    notebook_timeout = check_timeout(
-        "--notebook-timeout" if "notebook_timeout" in options else "notebook_timeout",
-        options.get("notebook_timeout", fields["notebook_timeout"]))
-    flavour = site.flavour(str(options.get("flavor", fields["flavor"])))
-    recipe = fields.get("image")
-    return SessionSettings(
-        name=name,
-        flavour=flavour,
-        kernel_timeout=kernel_timeout,
-        notebook_timeout=notebook_timeout,
-        # HTTPS if the site, the declaration or the command asks for it.
-        tls=bool(site.tls.enabled or fields.get("tls") or options.get("tls")),
-        recipe=_relative_to(base, recipe) if recipe else None,
-        notebooks=tuple(_source(base, notebook) for notebook in fields.get("notebooks") or ()),
-    )
-
-
-def _relative_to(base: Path | None, path: str) -> Path:
-    """A path of a project's (a recipe, a notebook): "~" expanded, relative to the project."""
-    resolved = Path(path).expanduser()
-    return resolved if resolved.is_absolute() or base is None else base / resolved
-
-
-def _source(base: Path | None, notebook: str) -> str:
-    """A notebook's URL as given, or its path made absolute."""
-    if notebook.startswith(("http://", "https://")):
-        return notebook
-    return str(_relative_to(base, notebook))

@@ -1,4 +1,4 @@
-"""Which Snakemake profile a launch uses, and where its site settings are.
+"""Which Snakemake profile a launch uses (its site settings, site.yaml in it, config.py reads).
 
 ``--profile NAME`` (or ``SNAKEMAKE_PROFILE=NAME``) is looked up where Snakemake documents profiles:
 the user's config folder (``~/.config/snakemake/NAME``), then the site's
@@ -21,7 +21,6 @@ from ..errors import ConfigError
 from ..sessions.folders import ours_alone
 
 PROFILE_FILES = ("profile.yaml", "config.yaml")
-SITE_FILE = "site.yaml"
 
 
 def _appdirs():
@@ -57,14 +56,6 @@ def find_profile(name: str | None) -> Path | None:
         if _is_profile(folder):
             return folder.resolve()
     raise ConfigError(f"no Snakemake profile {name!r} (looked in: {', '.join(map(str, candidates))})")
-
-
-def site_file(profile: Path | None) -> Path | None:
-    """The profile's site settings, if it has any."""
-    if profile is None:
-        return None
-    path = profile / SITE_FILE
-    return path if path.is_file() else None
 
 
 def given_to_snakemake() -> list[Path]:

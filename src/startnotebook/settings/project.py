@@ -25,7 +25,7 @@ import yaml
 from ..errors import ConfigError, InvalidRequest
 from ..sessions.folders import who_else_may_change
 from ..sessions.names import check_name
-from .config import ascii_number, load_yaml, message, schema_errors, where
+from .reading import ascii_number, load_yaml, message, schema_errors, where
 
 CONFIG = Path("config") / "config.yaml"
 SHEET = Path("config") / "sessions.tsv"
