@@ -19,7 +19,7 @@ import requests
 
 from conftest import REPO, User, latest_launch, wait_until
 from jupyter_session import JupyterSession, parse_banner
-from startnotebook.server import wall_time
+from startnotebook.jobs.backends.slurm import in_job
 from test_browser import browser  # noqa: F401 - the headless Chromium fixture
 
 SESSION_API = "/startnotebook/api/session"
@@ -121,9 +121,9 @@ def test_on_slurm_the_wall_time_ends_when_the_controller_says(slurm, tmp_path_fa
 def test_the_end_of_a_slurm_job_is_read_from_scontrol():
     line = ("JobId=4711 JobName=my-research UserId=ada(1000) JobState=RUNNING TimeLimit=08:00:00 "
             "StartTime=2026-12-02T09:42:00 EndTime=2026-12-02T17:42:00 Deadline=N/A")
-    assert wall_time.parse_end_time(line) == datetime(2026, 12, 2, 17, 42).astimezone().timestamp()
-    assert wall_time.parse_end_time("JobId=4711 JobState=PENDING EndTime=Unknown") is None
-    assert wall_time.parse_end_time("slurm_load_jobs error: Invalid job id specified") is None
+    assert in_job.parse_end_time(line) == datetime(2026, 12, 2, 17, 42).astimezone().timestamp()
+    assert in_job.parse_end_time("JobId=4711 JobState=PENDING EndTime=Unknown") is None
+    assert in_job.parse_end_time("slurm_load_jobs error: Invalid job id specified") is None
 
 
 @pytest.fixture

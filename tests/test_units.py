@@ -11,7 +11,8 @@ import pytest
 
 from startnotebook import server
 from startnotebook.errors import InvalidRequest
-from startnotebook.jobs.backends import slurm
+from startnotebook.jobs.backends import from_inside
+from startnotebook.jobs.backends.slurm import backend as slurm
 from startnotebook.jobs.job import Container, JobSpec, job_script
 from startnotebook.sessions import names
 from startnotebook.sessions.records import Damaged, LaunchRecord, read_json
@@ -43,19 +44,20 @@ def test_a_flavour_may_bring_its_own_partition(tmp_path):
     profile.mkdir()
     (profile / "config.yaml").write_text("")
     (profile / "site.yaml").write_text(
-        "slurm: {slurm_partition: standard, slurm_account: proj1}\n"
+        "backend: slurm\nslurm: {slurm_partition: standard, slurm_account: proj1}\n"
         "flavours: {medium: {cpus_per_task: 4, mem_mb: 32768, runtime: 480, slurm_partition: big}}\n"
     )
     site = config.load_site(profile)
     settings = session_settings.session_settings(site, "exp", {"flavor": "medium"})
-    assert (settings.flavour.slurm_partition, settings.flavour.slurm_account) == ("big", "proj1")
-    assert site.flavour("small").slurm_partition == "standard"
+    options = settings.flavour.batch_options
+    assert (options["slurm_partition"], options["slurm_account"]) == ("big", "proj1")
+    assert site.flavour("small").batch_options["slurm_partition"] == "standard"
 
 
 def test_options_win_over_a_declaration_which_wins_over_the_site():
     site = config.load_site(None)
     settings = session_settings.session_settings(site, "exp", {"flavor": "medium", "kernel_timeout": 60},
-                                       options={"kernel_timeout": "30"})
+                                                 options={"kernel_timeout": "30"})
     assert (settings.flavour.name, settings.kernel_timeout, settings.notebook_timeout) == ("medium", 30, 600)
 
 
@@ -77,7 +79,8 @@ def test_names_some_layer_would_refuse(name, reason):
 
 def test_sbatch_command_carries_the_flavour_and_site_settings():
     command = slurm.sbatch_command(
-        spec(slurm_partition="gpu", slurm_account="proj 1", slurm_extra="--qos=short --exclusive"))
+        spec(batch_options={"slurm_partition": "gpu", "slurm_account": "proj 1",
+                            "slurm_extra": "--qos=short --exclusive"}))
     assert command[:2] == ["sbatch", "--parsable"]
     for option in ("--job-name=exp", "--cpus-per-task=4", "--mem=32768M", "--time=480",
                    "--partition=gpu", "--account=proj 1", "--qos=short", "--exclusive",
@@ -91,12 +94,22 @@ def test_the_job_script_quotes_what_it_exports_and_ends_a_restarted_job():
     folder = Path("/home/ada/my exp")
     script = job_script(JobSpec("exp", folder, LaunchRecord(folder / ".startnotebook/launches/x"),
                                 config.Flavour("small", 1, 8192, 480), Container(),
-                                folder / "server.log"), folder_inode=1234)
+                                folder / "server.log"), folder_inode=1234, inside=from_inside("slurm"))
     assert "export HOME='/home/ada/my exp'" in script
     assert 'SLURM_RESTART_COUNT:-0}" != 0' in script
+    assert '"${SLURM_JOB_ID:-$$}"' in script
     assert '!= 1234 ]' in script
     server_line = next(line for line in script.splitlines() if "startnotebook.server" in line)
     assert shlex.split(server_line)[:4] == [sys.executable, "-P", "-m", "startnotebook.server"]
+
+
+def test_a_local_job_script_asks_no_batch_system_of_itself():
+    folder = Path("/home/ada/exp")
+    script = job_script(JobSpec("exp", folder, LaunchRecord(folder / ".startnotebook/launches/x"),
+                                config.Flavour("small", 1, 8192, 480), Container(),
+                                folder / "server.log"), folder_inode=1, inside=from_inside("local"))
+    assert "SLURM" not in script and "restart" not in script
+    assert '"$$"' in script
 
 
 def test_sbatch_messages_lose_their_prefix():
@@ -191,7 +204,7 @@ def test_accounting_is_asked_of_the_backend_and_the_local_one_keeps_none():
     """``usage`` asks each backend of its own accounting: the local backend keeps none and is
     asked nothing; SLURM's memory in sacct's TRES is read in MB whatever its unit."""
     from startnotebook.sessions.accounting import Use, accounting_kept, from_accounting
-    from startnotebook.jobs.backends.slurm import _memory_mb
+    from startnotebook.jobs.backends.slurm.backend import _memory_mb
 
     use = Use("here", "l1", "local", "4242", 100.0, 200.0, 1, 512)
     assert not accounting_kept([use])
@@ -201,7 +214,7 @@ def test_accounting_is_asked_of_the_backend_and_the_local_one_keeps_none():
 
 
 def test_a_waiting_slurm_job_says_when_slurm_expects_it_to_start():
-    from startnotebook.jobs.backends.slurm import _status
+    from startnotebook.jobs.backends.slurm.backend import _status
 
     waiting = _status("PENDING", "Resources", "", "8:00:00", "2026-12-02T17:42:00")
     assert str(waiting) == "PENDING (Resources, expected to start at 17:42)"

@@ -1,4 +1,4 @@
-"""What a session job runs: one script, the same for every backend (a detached process, sbatch).
+"""What a session job runs: one script, the same for every backend (a detached process, a batch job).
 
 The script (``launches/<id>/job.sh``) checks that it runs in the session folder the launch checked
 (the same inode: a folder swapped for another after the launch cannot host the server) and that
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..launch import heartbeat
+from .backends import JobFromInside
 from ..server import NODE_ADDRESS_VARIABLE
 from ..sessions.records import LaunchRecord
 from ..settings.config import Flavour
@@ -141,8 +142,25 @@ watch_launch &
 watcher=$!"""
 
 
-def job_script(spec: JobSpec, folder_inode: int) -> str:
+def _restart_check(inside: JobFromInside) -> str:
+    """One session, one server: a batch system starts a job again after a node failure or a
+    requeue; the launch that made this job has moved on, so such a run ends at once."""
+    if not inside.restart_variable:
+        return ""
+    count = inside.restart_variable
+    return f"""if [ "${{{count}:-0}}" != 0 ]; then
+    echo "startnotebook: the batch system started this job again (restart ${count}); ending at once"
+    ended failed "the batch system restarted the job (requeue); launch the session again"
+    exit 0
+fi
+"""
+
+
+def job_script(spec: JobSpec, folder_inode: int, inside: JobFromInside) -> str:
+    """The script of the session's job; ``inside`` says what the job learns of itself from its
+    batch system (its id, whether it was started again)."""
     record, end, tmp = spec.record, spec.record.end_file, spec.record.folder / ".end.json.tmp"
+    job_id = inside.job_id_in_shell()
     return f"""#!/bin/bash
 # startnotebook session {spec.name}, launch {record.id}: Jupyter for as long as it is used.
 folder={shlex.quote(str(spec.folder))}
@@ -154,8 +172,8 @@ if [ -e "$launch/end.json" ]; then
 fi
 # When the allocation began to be used, for `startnotebook usage`.
 (umask 077 && printf '{{"started": %s, "node": "%s", "job_id": "%s"}}\\n' "$(date +%s.%N)" "$(hostname)" \\
-    "${{SLURM_JOB_ID:-$$}}" > "$launch/.start.json.tmp" && mv -f "$launch/.start.json.tmp" "$launch/start.json")
-echo "=== startnotebook: launch {record.id} of {spec.name}, job ${{SLURM_JOB_ID:-$$}} on $(hostname), $(date -u +%FT%TZ)"
+    "{job_id}" > "$launch/.start.json.tmp" && mv -f "$launch/.start.json.tmp" "$launch/start.json")
+echo "=== startnotebook: launch {record.id} of {spec.name}, job {job_id} on $(hostname), $(date -u +%FT%TZ)"
 
 ended() {{  # state reason: record how the session ended, unless the server did; drop its secrets
     if [ ! -e "$launch/end.json" ]; then
@@ -165,14 +183,7 @@ ended() {{  # state reason: record how the session ended, unless the server did;
     rm -f "$launch/password" "$launch/proof_key" "$launch/connection.json"
 }}
 
-# One session, one server: SLURM starts a job again after a node failure or `scontrol requeue`;
-# the launch that made this job has moved on, so this run ends at once.
-if [ "${{SLURM_RESTART_COUNT:-0}}" != 0 ]; then
-    echo "startnotebook: SLURM started this job again (restart $SLURM_RESTART_COUNT); ending at once"
-    ended failed "SLURM restarted the job (requeue); launch the session again"
-    exit 0
-fi
-# The folder the launch checked, not another one put in its place since (same inode, ours).
+{_restart_check(inside)}# The folder the launch checked, not another one put in its place since (same inode, ours).
 if [ -L "$folder" ] || [ ! -O "$folder" ] || [ "$(stat -c %i "$folder")" != {folder_inode} ]; then
     echo "startnotebook: $folder is not the session folder the launch checked; refusing to start"
     ended failed "the session folder changed after the launch checked it"
@@ -197,8 +208,9 @@ export APPTAINERENV_{NODE_ADDRESS_VARIABLE}="${NODE_ADDRESS_VARIABLE}"
 server=$!
 {_launch_watch(record)}
 # scancel and the local backend's stop send TERM to every process of the job: pass it on to the
-# server (which then shuts its kernels down) and stay to record the end. SLURM's USR1 (sbatch
-# --signal=B:USR1@LEAD) reaches this shell only: the server needs it to end cleanly in time.
+# server (which then shuts its kernels down) and stay to record the end. The batch system's USR1
+# before the end (asked for at submission) reaches this shell only: the server needs it to end
+# cleanly in time.
 trap 'kill -TERM $server 2>/dev/null' TERM INT
 trap 'kill -USR1 $server 2>/dev/null' USR1
 wait $server

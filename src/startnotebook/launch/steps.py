@@ -156,7 +156,7 @@ def make_jupyter_config(plan: LaunchPlan) -> str:
 @step
 def submit(plan: LaunchPlan) -> str:
     spec = plan.job_spec()
-    write_private(spec.job_script_file, job_script(spec, plan.session.inode))
+    write_private(spec.job_script_file, job_script(spec, plan.session.inode, plan.backend.inside))
     # Before the job exists: a job whose launch dies from here on finds its heartbeat stopping.
     plan.start_heartbeat()
     plan.job = plan.backend.submit(spec)

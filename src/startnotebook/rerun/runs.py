@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidRequest, NotebookFetchError, StartNotebookError
+from ..jobs.backends import job_id_here
 from ..jobs.containers import get_runtime
 from ..jobs.job import Container, container_run_in, session_environment
 from ..launch.launching import notebook_name
@@ -197,7 +198,7 @@ def execute(request_file: str, source: str, outputs: Outputs, log: str) -> None:
         "session": wanted["session"], "notebook": wanted["notebook"],
         "image": {"path": wanted["container"]["image"], "digest": image_digest(wanted["container"]["image"])}
         if wanted["container"]["runtime"] != "none" else None,
-        "parameters": wanted["parameters"], "job_id": os.environ.get("SLURM_JOB_ID"),
+        "parameters": wanted["parameters"], "job_id": job_id_here() or None,
         "node": socket.gethostname(), "started": started, "ended": ended, "exit": returncode,
         "kernel": _kernel(outputs.notebook, versions), "failed_cell": None, "error": None,
     }

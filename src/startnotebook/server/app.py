@@ -168,7 +168,7 @@ class SessionServerApp(SessionClock, CleanEnd, ServerApp):
             "base_url": self.base_url,
             "pid": os.getpid(),
             "node": socket.gethostname(),
-            "job_id": os.environ.get("SLURM_JOB_ID", ""),
+            "job_id": self.job_id,
             "started": time.time(),
         }
 

@@ -1,7 +1,7 @@
 """The session's clean end: every open document saved, then kernels and terminals shut, then exit.
 
 Every end the server decides goes through ``CleanEnd.end_cleanly(reason)``: the wall time (a lead
-time before the batch system would kill the job), SLURM's ``USR1`` (the safety net of
+time before the batch system would kill the job), the batch system's ``USR1`` (the safety net of
 ``--signal=B:USR1@LEAD``), the notebook timeout, "Stop session" in JupyterLab and ``startnotebook
 stop``. Only then does the job end by itself, COMPLETED, with the reason in its record.
 

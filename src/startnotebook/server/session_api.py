@@ -14,12 +14,13 @@ secret is in the answer. Jupyter Server loads the handlers from this module's
 
 ``SessionClock`` is a part of the session's server (server/app.py): the traits the launch sets
 (the session's name, backend, flavour, lead times of the warnings) and the wall time's end.
-The end is the flavour's runtime from the job's start, and on SLURM the job's real end, asked
-of the controller once when the server starts and again every ``wall_time_recheck`` seconds
-(one ``scontrol`` each, in a worker thread: a slow controller never holds the event loop).
-``save_before_wall_time`` seconds before that end the session ends cleanly (clean_end.py), and
-when SLURM's ``USR1`` comes first (``--signal=B:USR1@LEAD``: the end is less than LEAD + 60 s
-away) it ends then, whatever the controller said before.
+The end is the flavour's runtime from the job's start and, where the batch system can say it
+(its backend's ``JobFromInside.ask_end``; SLURM: ``scontrol show job``), the job's real end, asked
+once when the server starts and again every ``wall_time_recheck`` seconds (one question each, in
+a worker thread: a slow controller never holds the event loop). ``save_before_wall_time``
+seconds before that end the session ends cleanly (clean_end.py), and when the batch system's
+``USR1`` comes first (the submission asks for it LEAD seconds before the end; it may come up to
+``end_signal_early`` seconds earlier) it ends then, whatever the batch system said before.
 
 Runs inside the job: Jupyter, the standard library and dependency-free modules of this package.
 """
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import time
@@ -42,13 +42,12 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Integer, List, Unicode
 from traitlets.config import Configurable
 
+from ..jobs.backends import JobFromInside, from_inside
 from ..sessions.records import LaunchRecord
-from . import clean_end, wall_time
+from . import clean_end
 
 #: The name under which Jupyter's authorizer sees this API.
 AUTH_RESOURCE = clean_end.AUTH_RESOURCE
-#: SLURM sends ``--signal=SIG@LEAD`` up to this many seconds earlier than LEAD before the end.
-SIGNAL_EARLY_SECONDS = 60
 #: The reason a session that ended itself before its wall time records (list, info, usage).
 WALL_TIME_REACHED = "wall time reached"
 THEN = {
@@ -66,7 +65,7 @@ class SessionClock(Configurable):
     """What the session's server knows of its session, and when its wall time ends."""
 
     session_name = Unicode("", config=True, help="The session's name.")
-    backend = Unicode("local", config=True, help="The backend the job runs on: local or slurm.")
+    backend = Unicode("local", config=True, help="The backend the job runs on (the site's backend setting).")
     flavour = Unicode("", config=True, help="The session's flavour.")
     cpus = Integer(0, config=True, help="The flavour's cores.")
     memory_mb = Integer(0, config=True, help="The flavour's memory in MB.")
@@ -80,7 +79,7 @@ class SessionClock(Configurable):
     save_before_wall_time = Integer(
         60, config=True, help="Seconds before the wall time's end at which the session ends cleanly.")
     wall_time_recheck = Integer(
-        600, config=True, help="Seconds between lookups of the job's end (SLURM: one RPC each).")
+        600, config=True, help="Seconds between lookups of the job's end, where the batch system can say it.")
 
     _job_started: float | None = None
     _wall_time_end: float | None = None
@@ -93,7 +92,8 @@ class SessionClock(Configurable):
 
     def init_signal(self) -> None:
         super().init_signal()
-        # Jupyter prints its server list on USR1; here it is SLURM's word that the end is near.
+        # Jupyter prints its server list on USR1; here it is the batch system's word that the end
+        # is near (the job script passes it on).
         signal.signal(signal.SIGUSR1, self._wall_time_signalled)
 
     def start_clock(self) -> None:
@@ -101,17 +101,20 @@ class SessionClock(Configurable):
         started = self._start_record().get("started")
         self._job_started = started if isinstance(started, (int, float)) else time.time()
         if self.wall_time_minutes > 0:
-            self._wall_time_end = wall_time.runtime_end(self._job_started, self.wall_time_minutes)
+            self._wall_time_end = self._job_started + self.wall_time_minutes * 60
             self._schedule_clean_end()
-        if self.backend == "slurm" and self.job_id.isdigit():
-            IOLoop.current().add_callback(self._ask_controller)
-            PeriodicCallback(self._ask_controller, self.wall_time_recheck * 1000).start()
+        if self.inside.ask_end is not None and self.job_id:
+            IOLoop.current().add_callback(self._ask_batch_system)
+            PeriodicCallback(self._ask_batch_system, self.wall_time_recheck * 1000).start()
 
-    async def _ask_controller(self) -> None:
-        end = await asyncio.get_running_loop().run_in_executor(
-            None, wall_time.slurm_job_end, self.job_id)
+    @property
+    def inside(self) -> JobFromInside:
+        return from_inside(self.backend)
+
+    async def _ask_batch_system(self) -> None:
+        end = await asyncio.get_running_loop().run_in_executor(None, self.inside.ask_end, self.job_id)
         if end is not None and (end != self._wall_time_end or not self._controller_answered):
-            self.log.info("The job ends at %s (as the controller says).", iso(end))
+            self.log.info("The job ends at %s (as the batch system says).", iso(end))
             self._wall_time_end, self._controller_answered = end, True
             self._schedule_clean_end()
 
@@ -129,12 +132,12 @@ class SessionClock(Configurable):
         self.io_loop.add_callback_from_signal(self._wall_time_near)
 
     def _wall_time_near(self) -> None:
-        """SLURM's USR1: the end is at most save_before_wall_time + 60 s away. An end we know
-        later than that is out of date (an admin moved it): end now, not then."""
-        latest = time.time() + self.save_before_wall_time + SIGNAL_EARLY_SECONDS
-        if self._wall_time_end is None or self._wall_time_end > latest:
-            self.log.info("SLURM says the wall time ends within %d s: ending now.",
-                          self.save_before_wall_time + SIGNAL_EARLY_SECONDS)
+        """The batch system's USR1: the end is at most save_before_wall_time + end_signal_early
+        seconds away. An end we know later than that is out of date (an admin moved it): end
+        now, not then."""
+        within = self.save_before_wall_time + self.inside.end_signal_early
+        if self._wall_time_end is None or self._wall_time_end > time.time() + within:
+            self.log.info("The batch system says the wall time ends within %d s: ending now.", within)
             self._wall_time_end = time.time() + self.save_before_wall_time
             self._schedule_clean_end()
 
@@ -144,7 +147,7 @@ class SessionClock(Configurable):
 
     @property
     def job_id(self) -> str:
-        return os.environ.get("SLURM_JOB_ID") or str(self._start_record().get("job_id", ""))
+        return self.inside.job_id() or str(self._start_record().get("job_id", ""))
 
     # --- the answer of GET /startnotebook/api/session -----------------------------------------
     def describe(self) -> dict:

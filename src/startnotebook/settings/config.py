@@ -28,13 +28,19 @@ SITE_FILE = "site.yaml"
 # --- the site ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Flavour:
+    """A flavour's resources, in every backend's terms, and its options for the batch system."""
+
     name: str
     cpus_per_task: int
     mem_mb: int
     runtime: int  # wall-time limit, minutes
-    slurm_partition: str | None = None
-    slurm_account: str | None = None
-    slurm_extra: str = ""
+    #: The flavour's settings for the site's batch system, named as the site writes them (SLURM:
+    #: slurm_partition, slurm_account, slurm_extra): its backend alone reads them.
+    batch_options: Mapping[str, object] = field(default_factory=dict, hash=False)
+
+
+#: What a flavour says of its resources; every other setting of it is a batch option.
+RESOURCES = ("cpus_per_task", "mem_mb", "runtime")
 
 
 @dataclass(frozen=True)
@@ -117,10 +123,9 @@ def load_site(profile: Path | None = None) -> Site:
     if problem is not None:
         origin = site_file or resources.default_config()
         raise ConfigError(f"invalid site settings in {origin} at {where(problem)}: {message(problem)}")
-    slurm = settings["slurm"]
-    flavours = {
-        name: Flavour(name=name, **{**slurm, **values}) for name, values in settings["flavours"].items()
-    }
+    # The batch system's settings for every flavour are the section named after the backend.
+    batch_defaults = settings.get(settings["backend"], {})
+    flavours = {name: _flavour(name, values, batch_defaults) for name, values in settings["flavours"].items()}
     container = dict(settings["container"])
     tls = settings["tls"]
     return Site(
@@ -147,6 +152,12 @@ def load_site(profile: Path | None = None) -> Site:
         save_before_wall_time=settings["save_before_wall_time"],
         wall_time_recheck=settings["wall_time_recheck"],
     )
+
+
+def _flavour(name: str, values: dict, batch_defaults: dict) -> Flavour:
+    resources = {key: values[key] for key in RESOURCES}
+    options = {key: value for key, value in values.items() if key not in RESOURCES}
+    return Flavour(name=name, **resources, batch_options={**batch_defaults, **options})
 
 
 def _site_file(profile: Path | None) -> Path | None:

@@ -1,7 +1,12 @@
 """Where a session's job runs. A backend starts the job script, tells jobs' status, cancels.
 
 The site's ``backend`` picks one; a new backend is a module here with a class implementing
-:class:`Backend`, listed in ``get_backend``.
+:class:`Backend`, listed in ``get_backend``, and, if its jobs can learn something of themselves
+from the batch system (their id, their end), a :class:`JobFromInside` listed in ``from_inside``.
+tests/test_backends.py is the contract every backend passes.
+
+This module is imported inside jobs too (the session's server, a rerun's notebook job): it needs
+the standard library only.
 """
 
 from __future__ import annotations
@@ -9,10 +14,18 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
-from ..job import JobSpec
+
+if TYPE_CHECKING:
+    from ..job import JobSpec
+
+#: The backends there are, by the name the site's ``backend`` setting gives them.
+BACKENDS = ("local", "slurm")
 
 
 #: A job's state, in every backend's words (as batchspawner has them): waiting in the queue,
@@ -101,6 +114,11 @@ class Backend(ABC):
     #: What ``usage`` calls the batch system's accounting, where it keeps one.
     accounting_name: str = ""
 
+    @property
+    def inside(self) -> JobFromInside:
+        """What its jobs learn of themselves from inside (the job script asks it)."""
+        return from_inside(self.name)
+
     @abstractmethod
     def describe(self, spec: JobSpec) -> list[tuple[str, str]]:
         """(label, value) lines for ``--check``: what would be started, and how."""
@@ -136,13 +154,52 @@ class Backend(ABC):
             yield self.check_every * random.uniform(1.0, 1.3)
 
 
+@dataclass(frozen=True)
+class JobFromInside:
+    """What a job can learn of itself from its batch system, from inside it (the job script, the
+    session's server, a rerun's notebook). This one is the local backend's: nothing; the job is
+    its script's process, and its end is the flavour's runtime from its start."""
+
+    #: The environment variable in which the batch system gives the job its id ("": none).
+    job_id_variable: str = ""
+    #: The environment variable counting how often the batch system started the job again.
+    restart_variable: str = ""
+    #: The job's end as the batch system says it now (one question; None: it cannot tell).
+    ask_end: Callable[[str], float | None] | None = None
+    #: The batch system signals the job's shell USR1 before its end (the submission asks it so),
+    #: up to this many seconds earlier than asked.
+    end_signal_early: int = 0
+
+    def job_id(self) -> str:
+        return os.environ.get(self.job_id_variable, "") if self.job_id_variable else ""
+
+    def job_id_in_shell(self) -> str:
+        """The job's id in its script: the batch system's, else the script's own process id."""
+        return f"${{{self.job_id_variable}:-$$}}" if self.job_id_variable else "$$"
+
+
+def from_inside(name: str) -> JobFromInside:
+    """What a job of backend ``name`` learns of itself from inside; standard library only."""
+    if name == "slurm":
+        from .slurm.in_job import FROM_INSIDE
+
+        return FROM_INSIDE
+    return JobFromInside()
+
+
+def job_id_here() -> str:
+    """The id a batch system gave the job this process runs in ("" outside any), whichever it
+    is: a rerun's notebook runs in a job that Snakemake's executor submitted."""
+    return next(filter(None, (from_inside(name).job_id() for name in BACKENDS)), "")
+
+
 def get_backend(name: str) -> Backend:
     if name == "local":
         from .local import LocalBackend
 
         return LocalBackend()
     if name == "slurm":
-        from .slurm import SlurmBackend
+        from .slurm.backend import SlurmBackend
 
         return SlurmBackend()
-    raise ConfigError(f"unknown backend {name!r} (choose from: local, slurm)")
+    raise ConfigError(f"unknown backend {name!r} (choose from: {', '.join(BACKENDS)})")

@@ -1,10 +1,9 @@
-"""When the job's wall time ends, as the job itself can find out.
+"""What a SLURM job learns from SLURM inside it: its id, its restarts and its real end.
 
-* SLURM: the job's real end, ``EndTime`` of ``scontrol show job $SLURM_JOB_ID`` (SLURM 22.05
-  has no ``SLURM_JOB_END_TIME``; it came in 23.02). An admin may move it (``scontrol update
-  TimeLimit=``), so the server asks again now and then (the site setting wall_time_recheck).
-* The local backend: the flavour's ``runtime`` from the job's start (start.json), or from the
-  server's start when that record cannot be read.
+The end is ``EndTime`` of ``scontrol show job $SLURM_JOB_ID`` (SLURM 22.05 has no
+``SLURM_JOB_END_TIME``; it came in 23.02). An admin may move it (``scontrol update TimeLimit=``),
+so the session's server asks again now and then (the site setting wall_time_recheck). USR1 comes
+before the end as the submission asks (``sbatch --signal=B:USR1@LEAD``), up to 60 s early, once.
 
 Runs inside the job (maybe inside a container without SLURM's commands): standard library only.
 A lookup that fails yields None, and the caller keeps the flavour's runtime as the end.
@@ -15,6 +14,8 @@ from __future__ import annotations
 import re
 import subprocess
 from datetime import datetime
+
+from .. import JobFromInside
 
 #: scontrol asks the controller once; a controller that does not answer within this many seconds
 #: leaves the end as it was.
@@ -37,7 +38,7 @@ def parse_end_time(scontrol_output: str) -> float | None:
         return None
 
 
-def slurm_job_end(job_id: str) -> float | None:
+def job_end(job_id: str) -> float | None:
     """The end of SLURM job ``job_id`` as the controller knows it now (one RPC)."""
     if not job_id.isdigit():
         return None
@@ -49,6 +50,5 @@ def slurm_job_end(job_id: str) -> float | None:
     return parse_end_time(answer.stdout) if answer.returncode == 0 else None
 
 
-def runtime_end(started: float, runtime_minutes: int) -> float:
-    """The end of a wall time of ``runtime_minutes`` counted from ``started``."""
-    return started + runtime_minutes * 60
+FROM_INSIDE = JobFromInside(job_id_variable="SLURM_JOB_ID", restart_variable="SLURM_RESTART_COUNT",
+                            ask_end=job_end, end_signal_early=60)

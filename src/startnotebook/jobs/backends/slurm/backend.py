@@ -18,9 +18,9 @@ import shlex
 import subprocess
 from datetime import datetime
 
-from ...errors import ControllerUnreachable, SubmitError
-from ..job import JobSpec, check_container, server_command
-from . import COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME, Accounted, Backend, JobStatus
+from ....errors import ControllerUnreachable, SubmitError
+from ...job import JobSpec, check_container, server_command
+from .. import COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME, Accounted, Backend, JobStatus
 
 #: What SLURM's job states (squeue's %T) mean: waiting to start, or holding an allocation.
 #: Every other state is an end (COMPLETING, COMPLETED, CANCELLED, FAILED, TIMEOUT, NODE_FAIL,
@@ -60,11 +60,12 @@ def sbatch_command(spec: JobSpec) -> list[str]:
         # passes it on: job.py).
         f"--signal=B:USR1@{spec.save_before_wall_time}",
     ]
-    if flavour.slurm_partition:
-        command.append(f"--partition={flavour.slurm_partition}")
-    if flavour.slurm_account:
-        command.append(f"--account={flavour.slurm_account}")
-    command += shlex.split(flavour.slurm_extra)
+    options = flavour.batch_options
+    if options.get("slurm_partition"):
+        command.append(f"--partition={options['slurm_partition']}")
+    if options.get("slurm_account"):
+        command.append(f"--account={options['slurm_account']}")
+    command += shlex.split(options.get("slurm_extra") or "")
     return command + [str(spec.job_script_file)]
 
 
