@@ -16,7 +16,7 @@ from startnotebook.jobs.backends.slurm import backend as slurm
 from startnotebook.jobs.job import Container, JobSpec, job_script
 from startnotebook.sessions import names
 from startnotebook.sessions.records import Damaged, LaunchRecord, read_json
-from startnotebook.settings import config, session_settings
+from startnotebook.settings import config, project, session_settings
 
 FOLDER = Path("/home/ada/exp")
 RECORD = LaunchRecord(FOLDER / ".startnotebook/launches/20261128T120000Z-abcdef")
@@ -52,6 +52,51 @@ def test_a_flavour_may_bring_its_own_partition(tmp_path):
     options = settings.flavour.batch_options
     assert (options["slurm_partition"], options["slurm_account"]) == ("big", "proj1")
     assert site.flavour("small").batch_options["slurm_partition"] == "standard"
+
+
+def test_modules_come_from_the_site_then_the_flavour_then_the_session_each_once(tmp_path):
+    profile = tmp_path / "site-profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text("")
+    (profile / "site.yaml").write_text(
+        "modules: [gcc/12]\n"
+        "flavours: {gpu: {cpus_per_task: 1, mem_mb: 512, runtime: 10, modules: [cuda/12, gcc/12]}}\n")
+    site = config.load_site(profile)
+    settings = session_settings.session_settings(site, "exp", {"flavor": "gpu", "modules": ["python/3.11"]})
+    assert settings.modules == ("gcc/12", "cuda/12", "python/3.11")
+    assert "modules" not in site.flavour("gpu").batch_options
+    assert session_settings.session_settings(site, "exp", {}).modules == ("gcc/12",)
+
+
+def test_modules_with_a_container_are_refused_in_one_line(tmp_path):
+    profile = tmp_path / "site-profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text("")
+    (profile / "site.yaml").write_text("modules: [gcc/12]\ncontainer: {runtime: apptainer}\n")
+    with pytest.raises(InvalidRequest, match=r"^modules \(gcc/12\) cannot be loaded in a container \(apptainer"):
+        session_settings.session_settings(config.load_site(profile), "exp", {})
+
+
+def test_a_sheets_modules_column_is_a_list_and_a_module_name_is_checked(tmp_path):
+    sheet = tmp_path / "sessions.tsv"
+    sheet.write_text("name\tmodules\nok\tpython/3.11, cuda/12\nbad\tpython 3\n")
+    with pytest.raises(InvalidRequest, match="line 3, column modules"):
+        project.read_sheet(sheet)
+    sheet.write_text("name\tmodules\nok\tpython/3.11, cuda/12\n")
+    assert project.read_sheet(sheet)["ok"]["modules"] == ["python/3.11", "cuda/12"]
+
+
+def test_the_job_script_loads_its_modules_after_the_module_commands_init_or_ends():
+    folder = Path("/home/ada/exp")
+    spec = JobSpec("exp", folder, LaunchRecord(folder / ".startnotebook/launches/x"),
+                   config.Flavour("small", 1, 8192, 480), Container(), folder / "server.log",
+                   modules=("python/3.11", "cuda/12"), module_init=Path("/usr/share/lmod/lmod/init/bash"))
+    script = job_script(spec, folder_inode=1, inside=from_inside("local"))
+    assert "if ! source /usr/share/lmod/lmod/init/bash || ! module load python/3.11 cuda/12; then" in script
+    assert script.index("module load") < script.index("startnotebook.server")
+    plain = job_script(JobSpec("exp", folder, spec.record, spec.flavour, Container(), spec.server_log),
+                       folder_inode=1, inside=from_inside("local"))
+    assert "module" not in plain
 
 
 def test_options_win_over_a_declaration_which_wins_over_the_site():

@@ -116,6 +116,8 @@ def check_summary(plan: LaunchPlan) -> str:
         ("tls", "https" if settings.tls else "off (http)"),
         ("container", plan.container.runtime),
         ("image", image_summary(plan)),
+        ("modules", f"{', '.join(settings.modules)} (module load in the job, after {plan.site.module_init})"
+         if settings.modules else "none"),
         ("clock", labextension_summary(plan) or clock_summary(plan)),
         *plan.backend.describe(plan.job_spec()),
     ]

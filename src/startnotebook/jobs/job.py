@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..launch import heartbeat
+from . import modules
 from .backends import JobFromInside
 from ..server import NODE_ADDRESS_VARIABLE
 from ..sessions.records import LaunchRecord
@@ -50,6 +51,9 @@ class JobSpec:
     server_log: Path
     #: Seconds before the wall time's end at which the server ends the session (SessionClock).
     save_before_wall_time: int = 60
+    #: Environment modules loaded before the server starts, with the module command's init.
+    modules: tuple[str, ...] = ()
+    module_init: Path | None = None
 
     @property
     def job_script_file(self) -> Path:
@@ -199,7 +203,7 @@ if ! {shlex.join(path_check_command(spec.folder))}; then
 fi
 cd "$folder" || exit 1
 {_exports(spec)}
-# The node's address, found here where the node's name service is (a container's may not know
+{modules.load_script(spec.modules, spec.module_init)}# The node's address, found here where the node's name service is (a container's may not know
 # the node); Apptainer passes APPTAINERENV_* variables in.
 export {NODE_ADDRESS_VARIABLE}="$(hostname -i 2>/dev/null | cut -d' ' -f1)"
 export APPTAINERENV_{NODE_ADDRESS_VARIABLE}="${NODE_ADDRESS_VARIABLE}"

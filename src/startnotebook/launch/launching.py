@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import ControllerUnreachable, SessionRunning, StartNotebookError
-from ..jobs import image
+from ..jobs import image, modules
 from ..jobs.backends import Backend, JobStatus, get_backend
 from ..jobs.job import Container, JobSpec
 from ..sessions.client import Unreachable
@@ -159,7 +159,8 @@ class LaunchPlan:
 
     def job_spec(self) -> JobSpec:
         return JobSpec(self.name, self.session.folder, self.record, self.settings.flavour,
-                       self.container, self.session.server_log, self.site.save_before_wall_time)
+                       self.container, self.session.server_log, self.site.save_before_wall_time,
+                       self.settings.modules, self.site.module_init)
 
     def describe(self) -> dict:
         """What launch.json records: enough for list, info and usage without the config."""
@@ -180,6 +181,7 @@ class LaunchPlan:
             "tls": self.settings.tls,
             "image": self.container.image,
             "notebooks": list(self.settings.notebooks),
+            "modules": list(self.settings.modules),
         }
 
     def abandon(self, reason: str) -> None:
@@ -224,7 +226,9 @@ class LaunchPlan:
 def plan_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend | None = None,
                 previous: Assessment | None = None, progress: Progress | None = None,
                 launched_by: str = "snakemake") -> LaunchPlan:
-    """A new launch of ``session``: named, nothing done yet (its first rule makes its record)."""
+    """A new launch of ``session``: named, nothing done yet (its first rule makes its record).
+    A module that does not exist is refused here, before anything is written or submitted."""
+    modules.check_available(settings.modules, site.module_init)
     container, recipe = image.container_for(site.container, settings.recipe, settings.name)
     return LaunchPlan(site, settings, session, session.new_launch(), backend or get_backend(site.backend),
                       container, recipe, previous or Assessment(), progress or Progress(), launched_by)

@@ -37,9 +37,12 @@ class Flavour:
     #: The flavour's settings for the site's batch system, named as the site writes them (SLURM:
     #: slurm_partition, slurm_account, slurm_extra): its backend alone reads them.
     batch_options: Mapping[str, object] = field(default_factory=dict, hash=False)
+    #: Environment modules every session of the flavour loads (jobs/modules.py).
+    modules: tuple[str, ...] = ()
 
 
-#: What a flavour says of its resources; every other setting of it is a batch option.
+#: What a flavour says of its resources; every other setting of it but its modules is a batch
+#: option.
 RESOURCES = ("cpus_per_task", "mem_mb", "runtime")
 
 
@@ -93,8 +96,11 @@ class Site:
     warnings: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     #: Seconds before the wall time's end at which a session saves its documents and ends itself.
     save_before_wall_time: int = 60
-    #: Seconds between a SLURM session's lookups of its job's end.
+    #: Seconds between a session's lookups of its job's end, where the batch system can say it.
     wall_time_recheck: int = 600
+    #: Environment modules every session loads, and the module command's init script for bash.
+    modules: tuple[str, ...] = ()
+    module_init: Path | None = None
 
     def flavour(self, name: str) -> Flavour:
         try:
@@ -151,13 +157,16 @@ def load_site(profile: Path | None = None) -> Site:
         warnings={when: tuple(leads) for when, leads in settings.get("warnings", {}).items()},
         save_before_wall_time=settings["save_before_wall_time"],
         wall_time_recheck=settings["wall_time_recheck"],
+        modules=tuple(settings.get("modules", ())),
+        module_init=_path(settings["module_init"], "module_init"),
     )
 
 
 def _flavour(name: str, values: dict, batch_defaults: dict) -> Flavour:
     resources = {key: values[key] for key in RESOURCES}
-    options = {key: value for key, value in values.items() if key not in RESOURCES}
-    return Flavour(name=name, **resources, batch_options={**batch_defaults, **options})
+    options = {key: value for key, value in values.items() if key not in (*RESOURCES, "modules")}
+    return Flavour(name=name, **resources, batch_options={**batch_defaults, **options},
+                   modules=tuple(values.get("modules", ())))
 
 
 def _site_file(profile: Path | None) -> Path | None:

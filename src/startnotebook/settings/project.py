@@ -30,11 +30,13 @@ from .reading import ascii_number, load_yaml, message, schema_errors, where
 CONFIG = Path("config") / "config.yaml"
 SHEET = Path("config") / "sessions.tsv"
 FIELDS = ("name", "flavor", "kernel_timeout", "notebook_timeout", "tls", "image", "notebooks", "parameters",
-          "run_timeout")
+          "run_timeout", "modules")
+#: Columns that hold a list, separated by commas.
+LIST_FIELDS = ("notebooks", "modules")
 INTEGER_FIELDS = ("kernel_timeout", "notebook_timeout", "run_timeout")
 SITE_KEYS = ("backend", "sessions_root", "url_timeout", "login_host", "nodes_reachable", "tls",
              "slurm", "container", "flavours", "session_defaults", "warnings",
-             "save_before_wall_time", "wall_time_recheck")
+             "save_before_wall_time", "wall_time_recheck", "modules", "module_init")
 
 
 def declarations(config: dict, base: Path, site=None) -> dict[str, tuple[dict, Path]]:
@@ -114,7 +116,7 @@ def _row_fields(row: dict) -> dict:
         elif column == "tls":
             fields[column] = text.lower() in ("true", "yes", "1") if text.lower() in (
                 "true", "yes", "1", "false", "no", "0") else text
-        elif column == "notebooks":
+        elif column in LIST_FIELDS:
             fields[column] = [item.strip() for item in text.split(",") if item.strip()]
         elif column == "parameters":
             fields[column] = _yaml_or_text(text)

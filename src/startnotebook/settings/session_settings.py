@@ -24,6 +24,8 @@ class SessionSettings:
     tls: bool = False
     recipe: Path | None = None  # the session's own image recipe (a folder like envs/notebook)
     notebooks: tuple[str, ...] = ()
+    #: Environment modules loaded in the job: the site's, the flavour's, the declaration's.
+    modules: tuple[str, ...] = ()
 
 
 def check_timeout(option: str, value: object) -> int:
@@ -52,6 +54,7 @@ def session_settings(site: Site, name: str, declared: Mapping[str, object], base
         options.get("notebook_timeout", fields["notebook_timeout"]))
     flavour = site.flavour(str(options.get("flavor", fields["flavor"])))
     recipe = fields.get("image")
+    modules = _modules(site, flavour, fields.get("modules") or ())
     return SessionSettings(
         name=name,
         flavour=flavour,
@@ -61,7 +64,19 @@ def session_settings(site: Site, name: str, declared: Mapping[str, object], base
         tls=bool(site.tls.enabled or fields.get("tls") or options.get("tls")),
         recipe=_relative_to(base, recipe) if recipe else None,
         notebooks=tuple(_source(base, notebook) for notebook in fields.get("notebooks") or ()),
+        modules=modules,
     )
+
+
+def _modules(site: Site, flavour: Flavour, declared) -> tuple[str, ...]:
+    """The site's modules, then the flavour's, then the session's, each once; refused with a
+    container, whose image does not see the host's module tree."""
+    modules = tuple(dict.fromkeys((*site.modules, *flavour.modules, *declared)))
+    if modules and site.container.runtime != "none":
+        raise InvalidRequest(f"modules ({', '.join(modules)}) cannot be loaded in a container "
+                             f"({site.container.runtime}: its image does not see the host's modules); "
+                             "the session needs one or the other")
+    return modules
 
 
 def _relative_to(base: Path | None, path: str) -> Path:
