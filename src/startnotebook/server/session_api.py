@@ -114,7 +114,7 @@ class SessionClock(Configurable):
     async def _ask_batch_system(self) -> None:
         end = await asyncio.get_running_loop().run_in_executor(None, self.inside.ask_end, self.job_id)
         if end is not None and (end != self._wall_time_end or not self._controller_answered):
-            self.log.info("The job ends at %s (as the batch system says).", iso(end))
+            self.log.info("The job ends at %s (as the controller says).", iso(end))
             self._wall_time_end, self._controller_answered = end, True
             self._schedule_clean_end()
 
