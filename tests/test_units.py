@@ -11,6 +11,7 @@ import pytest
 
 from startnotebook import server
 from startnotebook.errors import InvalidRequest
+from startnotebook.jobs import environments
 from startnotebook.jobs.backends import from_inside
 from startnotebook.jobs.backends.slurm import backend as slurm
 from startnotebook.jobs.job import Container, JobSpec, job_script
@@ -97,6 +98,48 @@ def test_the_job_script_loads_its_modules_after_the_module_commands_init_or_ends
     plain = job_script(JobSpec("exp", folder, spec.record, spec.flavour, Container(), spec.server_log),
                        folder_inode=1, inside=from_inside("local"))
     assert "module" not in plain
+
+
+def test_a_projects_kernel_is_its_recipe_folder_and_its_environment_is_named_by_its_digest(tmp_path):
+    recipe = tmp_path / "project" / "kernels" / "analysis"
+    recipe.mkdir(parents=True)
+    (recipe / "requirements.txt").write_text("six\n")
+    settings = session_settings.session_settings(config.load_site(None), "exp", {"kernels": ["analysis"]},
+                                                 tmp_path / "project")
+    assert settings.kernels == (recipe,)
+    first = environments.environment_of(tmp_path / "images", recipe, "/usr/bin/python3")
+    assert re.fullmatch(r"analysis-[0-9a-f]{12}", first.path.name) and first.path.parent == tmp_path / "images/kernels"
+    assert first.kernel_dir == first.path / "share/jupyter/kernels" and not first.built
+    assert environments.environment_of(tmp_path / "images", recipe, "/usr/bin/python3") == first
+    assert environments.environment_of(tmp_path / "images", recipe, "/opt/python3.12/bin/python3") != first
+    (recipe / "requirements.txt").write_text("six\ntoolz\n")
+    assert environments.environment_of(tmp_path / "images", recipe, "/usr/bin/python3").path != first.path
+    with pytest.raises(InvalidRequest, match="^kernel other: the project has no other/requirements.txt"):
+        environments.environment_of(tmp_path / "images", recipe.with_name("other"), "/usr/bin/python3")
+
+
+def test_a_projects_kernels_need_a_project_and_no_container(tmp_path):
+    with pytest.raises(InvalidRequest, match="declare them in a project's sessions sheet"):
+        session_settings.session_settings(config.load_site(None), "exp", {"kernels": ["analysis"]})
+    profile = tmp_path / "site-profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text("")
+    (profile / "site.yaml").write_text("container: {runtime: charliecloud}\n")
+    with pytest.raises(InvalidRequest, match="without a container"):
+        session_settings.session_settings(config.load_site(profile), "exp", {"kernels": ["analysis"]}, tmp_path)
+
+
+def test_the_servers_kernel_specs_put_the_projects_environments_first():
+    from traitlets.config import Config
+
+    from startnotebook.launch.jupyter_config import KERNEL_SPECS
+    from startnotebook.server.kernels import SessionKernelSpecManager
+
+    assert KERNEL_SPECS == f"{SessionKernelSpecManager.__module__}.{SessionKernelSpecManager.__name__}"
+    config = Config()
+    config.SessionKernelSpecManager.project_kernel_dirs = ["/images/kernels/analysis-0123456789ab/share/jupyter/kernels"]
+    dirs = SessionKernelSpecManager(config=config).kernel_dirs
+    assert dirs[0] == "/images/kernels/analysis-0123456789ab/share/jupyter/kernels" and len(dirs) > 1
 
 
 def test_options_win_over_a_declaration_which_wins_over_the_site():

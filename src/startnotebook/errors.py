@@ -49,6 +49,10 @@ class ContainerError(StartNotebookError):
     """The container runtime or the image is missing or unusable."""
 
 
+class EnvironmentBuildError(StartNotebookError):
+    """A project's environment (a kernel of the session) could not be built."""
+
+
 class NotebookFetchError(StartNotebookError):
     """A notebook named by a session cannot be fetched."""
 

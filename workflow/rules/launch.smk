@@ -71,6 +71,7 @@ rule submit:
         config="{launch}/jupyter_config.json",
         notebooks="{launch}/notebooks.txt",
         image=lambda wildcards: SESSIONS.image_input(wildcards.launch),
+        kernels=lambda wildcards: SESSIONS.environment_input(wildcards.launch),
     output:
         "{launch}/job.json",
     log:

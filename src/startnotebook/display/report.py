@@ -121,6 +121,10 @@ def check_summary(plan: LaunchPlan) -> str:
         ("clock", labextension_summary(plan) or clock_summary(plan)),
         *plan.backend.describe(plan.job_spec()),
     ]
+    if plan.environments:
+        lines.append(("project kernels", ", ".join(
+            f"{environment.name} ({'built' if environment.built else 'to build'}: {environment.path})"
+            for environment in plan.environments)))
     if settings.notebooks:
         lines.append(("notebooks", ", ".join(settings.notebooks)))
     if any("://" in notebook for notebook in settings.notebooks):

@@ -25,12 +25,15 @@ EXTENSIONS = {"jupyterlab": True, "jupyter_server_terminals": True,
               "jupyter_lsp": False, "notebook_shim": False}
 #: The session's own API (its handlers; the JupyterLab extension asks it).
 SESSION_API = "startnotebook.server.session_api"
+#: The session's kernel specs, with the project's environments' (server/kernels.py).
+KERNEL_SPECS = "startnotebook.server.kernels.SessionKernelSpecManager"
 
 
 def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, password_hash: str,
                      bind_ip: str, host: str, tls_files: tuple[str, str] | None,
                      backend: str = "local", warnings: Mapping[str, Sequence[int]] = {},
-                     save_before_wall_time: int = 60, wall_time_recheck: int = 600) -> dict:
+                     save_before_wall_time: int = 60, wall_time_recheck: int = 600,
+                     kernel_dirs: Sequence[str] = ()) -> dict:
     server = {
         "ip": bind_ip,
         "port": 0,
@@ -43,6 +46,7 @@ def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, pa
         "allow_remote_access": True,
         "jpserver_extensions": EXTENSIONS,
         "extra_services": [SESSION_API],
+        "kernel_spec_manager_class": KERNEL_SPECS,
     }
     if tls_files is not None:
         server["certfile"], server["keyfile"] = tls_files
@@ -54,6 +58,7 @@ def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, pa
             "password_required": True,
             "login_handler_class": "startnotebook.server.login.ThrottledLoginHandler",
         },
+        "SessionKernelSpecManager": {"project_kernel_dirs": list(kernel_dirs)},
         "MappingKernelManager": {
             "cull_idle_timeout": settings.kernel_timeout,
             "cull_interval": check_interval(settings.kernel_timeout),

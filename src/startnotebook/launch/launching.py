@@ -22,7 +22,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import ControllerUnreachable, SessionRunning, StartNotebookError
-from ..jobs import image, modules
+from ..jobs import environments, image, modules
+from ..jobs.environments import Environment
 from ..jobs.backends import Backend, JobStatus, get_backend
 from ..jobs.job import Container, JobSpec
 from ..sessions.client import Unreachable
@@ -131,6 +132,7 @@ class LaunchPlan:
     backend: Backend
     container: Container
     recipe: Path | None  # of an image the workflow must build first
+    environments: tuple[Environment, ...] = ()  # the project's, as the session's kernels
     previous: Assessment = field(default_factory=Assessment)
     progress: Progress = field(default_factory=Progress)
     launched_by: str = "snakemake"
@@ -182,6 +184,7 @@ class LaunchPlan:
             "image": self.container.image,
             "notebooks": list(self.settings.notebooks),
             "modules": list(self.settings.modules),
+            "kernels": [environment.name for environment in self.environments],
         }
 
     def abandon(self, reason: str) -> None:
@@ -230,8 +233,11 @@ def plan_launch(site: Site, settings: SessionSettings, session: Session, backend
     A module that does not exist is refused here, before anything is written or submitted."""
     modules.check_available(settings.modules, site.module_init)
     container, recipe = image.container_for(site.container, settings.recipe, settings.name)
+    python = environments.kernel_python()
+    wanted = tuple(environments.environment_of(site.container.image_dir, kernel, python)
+                   for kernel in settings.kernels)
     return LaunchPlan(site, settings, session, session.new_launch(), backend or get_backend(site.backend),
-                      container, recipe, previous or Assessment(), progress or Progress(), launched_by)
+                      container, recipe, wanted, previous or Assessment(), progress or Progress(), launched_by)
 
 
 def running_or_new_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend,

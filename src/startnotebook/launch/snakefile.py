@@ -27,7 +27,8 @@ from snakemake_interface_common.exceptions import WorkflowError
 from .. import resources
 from ..display.report import connection_banner, waiting_for_lock
 from ..errors import NotebookFetchError, StartNotebookError
-from ..jobs import image
+from ..jobs import environments, image
+from ..jobs.environments import Environment
 from ..jobs.backends import get_backend
 from ..sessions.records import LAUNCH_ID
 from ..sessions.session import Session
@@ -213,6 +214,26 @@ class Sessions:
             if image.recipe_digest(recipe) == digest:
                 return str(recipe)
         raise StartNotebookError(f"no recipe of this run has the digest {digest} (image notebook-{digest})")
+
+    # --- a project's environments, the session's kernels ---------------------------------------
+    def environment_input(self, launch: str) -> list[str]:
+        return [str(environment.marker) for environment in self.plans[launch].environments]
+
+    def environment(self, image_dir: str, name: str) -> Environment:
+        """The environment IMAGE_DIR/kernels/NAME (NAME-DIGEST) of a planned launch or a declared
+        session (``snakemake IMAGE_DIR/kernels/NAME/.built`` builds one by itself)."""
+        wanted = [environment for plan in self.plans.values() for environment in plan.environments]
+        if self.site is not None:
+            python = environments.kernel_python()
+            for fields, base in self.declared.values():
+                for kernel in fields.get("kernels") or ():
+                    recipe = base / "kernels" / kernel
+                    if (recipe / environments.RECIPE_FILE).is_file():
+                        wanted.append(environments.environment_of(Path(image_dir), recipe, python))
+        for environment in wanted:
+            if environment.path == Path(image_dir) / "kernels" / name:
+                return environment
+        raise StartNotebookError(f"no kernel recipe of this run is environment {name} (in {image_dir}/kernels)")
 
     @property
     def build_proxy(self) -> str | None:

@@ -6,11 +6,11 @@ a workflow profile of the same name there) never apply. Snakemake's output goes 
 ``logs/workflow.log`` (and, with ``--verbose``, to the terminal too). Its temporary files go into
 the session's private folder too, not /tmp (see :func:`temporary_files_in`).
 
-A run on the local executor (every launch that builds no image) loads no executor plugin:
-Snakemake's CLI imports every installed one to build its parser, and snakemake-executor-plugin-slurm
-runs ``scontrol show config`` as it is imported (the help of its ``status_command`` setting), which
-asks the controller twice (BUILD_INFO, PING), waits 10 s for one that does not answer, and imports
-pandas (its efficiency report). See ``_plugins_for``.
+A run on the local executor (every launch that builds no image and no environment) loads no
+executor plugin: Snakemake's CLI imports every installed one to build its parser, and
+snakemake-executor-plugin-slurm runs ``scontrol show config`` as it is imported (the help of its
+``status_command`` setting), which asks the controller twice (BUILD_INFO, PING), waits 10 s for
+one that does not answer, and imports pandas (its efficiency report). See ``_plugins_for``.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def snakemake_argv(plan: LaunchPlan) -> list[str]:
 def runs_locally(plan: LaunchPlan) -> bool:
     """No batch job to run (the notebook job is submitted by the submit rule, through our
     backend): an executor plugin would only cost time and questions to the controller."""
-    return plan.image is None or plan.image.exists()
+    return (plan.image is None or plan.image.exists()) and all(
+        environment.built for environment in plan.environments)
 
 
 class _Lines(io.TextIOBase):

@@ -148,6 +148,7 @@ def make_jupyter_config(plan: LaunchPlan) -> str:
         backend=plan.backend.name, warnings=plan.site.warnings,
         save_before_wall_time=plan.site.save_before_wall_time,
         wall_time_recheck=plan.site.wall_time_recheck,
+        kernel_dirs=[str(environment.kernel_dir) for environment in plan.environments],
     )
     jupyter_config.write_jupyter_config(plan.record, config)
     return f"written{' with TLS (' + files[0] + ')' if files else ''}"

@@ -30,9 +30,9 @@ from .reading import ascii_number, load_yaml, message, schema_errors, where
 CONFIG = Path("config") / "config.yaml"
 SHEET = Path("config") / "sessions.tsv"
 FIELDS = ("name", "flavor", "kernel_timeout", "notebook_timeout", "tls", "image", "notebooks", "parameters",
-          "run_timeout", "modules")
+          "run_timeout", "modules", "kernels")
 #: Columns that hold a list, separated by commas.
-LIST_FIELDS = ("notebooks", "modules")
+LIST_FIELDS = ("notebooks", "modules", "kernels")
 INTEGER_FIELDS = ("kernel_timeout", "notebook_timeout", "run_timeout")
 SITE_KEYS = ("backend", "sessions_root", "url_timeout", "login_host", "nodes_reachable", "tls",
              "slurm", "container", "flavours", "session_defaults", "warnings",

@@ -26,6 +26,8 @@ class SessionSettings:
     notebooks: tuple[str, ...] = ()
     #: Environment modules loaded in the job: the site's, the flavour's, the declaration's.
     modules: tuple[str, ...] = ()
+    #: The project's environment recipes (kernels/NAME folders) the session offers as kernels.
+    kernels: tuple[Path, ...] = ()
 
 
 def check_timeout(option: str, value: object) -> int:
@@ -65,7 +67,21 @@ def session_settings(site: Site, name: str, declared: Mapping[str, object], base
         recipe=_relative_to(base, recipe) if recipe else None,
         notebooks=tuple(_source(base, notebook) for notebook in fields.get("notebooks") or ()),
         modules=modules,
+        kernels=_kernels(site, base, fields.get("kernels") or ()),
     )
+
+
+def _kernels(site: Site, base: Path | None, names) -> tuple[Path, ...]:
+    """The recipe folders (``kernels/NAME`` of the project) of the session's own kernels."""
+    if not names:
+        return ()
+    if base is None:
+        raise InvalidRequest("kernels are a project's environments (kernels/NAME/requirements.txt): "
+                             "declare them in a project's sessions sheet")
+    if site.container.runtime != "none":
+        raise InvalidRequest(f"kernels of a project's environments are built for sessions without a container; "
+                             f"this site runs {site.container.runtime}, where they are not built yet")
+    return tuple(base / "kernels" / name for name in names)
 
 
 def _modules(site: Site, flavour: Flavour, declared) -> tuple[str, ...]:

@@ -1,0 +1,87 @@
+"""A project's environments as the session's kernels: a sheet row with ``kernels: analysis`` and
+the project's ``kernels/analysis/requirements.txt`` (one small PyPI package). The workflow builds
+the environment once, as a batch job under --profile slurm, and the session offers kernel
+"analysis", which imports the package; the next launch builds nothing. As an ordinary user on
+the test cluster, with real Jupyter."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import cluster_user, slurm_test_cluster
+from jupyter_session import JupyterSession, parse_banner
+
+pytestmark = pytest.mark.slurm
+TINY = {"tiny": {"cpus_per_task": 1, "mem_mb": 1024, "runtime": 30}}
+
+
+@pytest.fixture(scope="module")
+def researcher(slurm):
+    # The build runs on a compute node, whose only way to the package index is the test's proxy.
+    with cluster_user(slurm, "envs", flavours=TINY, container={"build_proxy": slurm_test_cluster.PROXY_URL}) as user:
+        yield user
+
+
+@pytest.fixture(scope="module")
+def project(researcher):
+    folder = researcher.home / "environments"
+    (folder / "config").mkdir(parents=True)
+    (folder / "config" / "config.yaml").write_text("sessions_sheet: config/sessions.tsv\n")
+    (folder / "config" / "sessions.tsv").write_text(
+        "name\tflavor\tkernels\nanalysed\ttiny\tanalysis\nmisnamed\ttiny\tnosuch\n")
+    (folder / "kernels" / "analysis").mkdir(parents=True)
+    (folder / "kernels" / "analysis" / "requirements.txt").write_text("six\n")
+    researcher.owns(folder)
+    return folder
+
+
+def build_logs(researcher) -> list:
+    return sorted((researcher.home / ".cache/startnotebook/images/kernels").glob("analysis-*.log"))
+
+
+def test_a_rows_environment_is_built_once_as_a_batch_job_and_offered_as_its_kernel(slurm, researcher, project):
+    check = researcher.startnotebook("--profile", "slurm", "--name", "analysed", "--check", cwd=project)
+    assert check.returncode == 0, check.stderr
+    assert re.search(r"project kernels\s+: analysis \(to build: \S+/kernels/analysis-[0-9a-f]{12}\)", check.stdout), \
+        check.stdout
+    launched = researcher.startnotebook("--profile", "slurm", "--name", "analysed", "--notebook-timeout", "120",
+                                        cwd=project, timeout=900)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    [log] = build_logs(researcher)
+    built_in = re.match(r"building (\S+) in job (\d+) on (c1|c2)\n", log.read_text())
+    assert built_in, log.read_text()[:500]  # a batch job on a compute node
+    environment = built_in.group(1)
+
+    jupyter = JupyterSession(*parse_banner(launched.stdout))
+    specs = jupyter.api("GET", "/api/kernelspecs").json()["kernelspecs"]
+    assert {"analysis", "python3"} <= set(specs), specs
+    kernel = jupyter.connect(jupyter.start_kernel("analysis"))
+    try:
+        seen = json.loads(kernel.execute("import json, sys, six; print(json.dumps([sys.prefix, six.__name__]))"))
+    finally:
+        kernel.close()
+    assert seen == [environment, "six"]
+    record = sorted((researcher.home / "analysed/.startnotebook/launches").glob("*/launch.json"))[-1]
+    assert json.loads(record.read_text())["kernels"] == ["analysis"]
+    assert researcher.startnotebook("stop", "analysed").returncode == 0
+
+    # Unchanged: found as built, nothing is built again.
+    built = log.stat().st_mtime
+    check = researcher.startnotebook("--profile", "slurm", "--name", "analysed", "--check", cwd=project)
+    assert re.search(r"project kernels\s+: analysis \(built: ", check.stdout), check.stdout
+    again = researcher.startnotebook("--profile", "slurm", "--name", "analysed", "--notebook-timeout", "60",
+                                     cwd=project, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert build_logs(researcher) == [log] and log.stat().st_mtime == built
+    assert researcher.startnotebook("stop", "analysed").returncode == 0
+
+
+def test_a_kernel_without_its_recipe_is_refused_before_anything_is_submitted(researcher, project):
+    for args in (["--check"], []):
+        refused = researcher.startnotebook("--profile", "slurm", "--name", "misnamed", *args, cwd=project)
+        assert refused.returncode != 0 and refused.stderr.count("\n") == 1, refused.stderr
+        assert "kernel nosuch: the project has no nosuch/requirements.txt" in refused.stderr
+    assert not list((researcher.home / "misnamed").rglob("launch.json"))
