@@ -11,7 +11,8 @@ A launch, package by package, in the order data flows (the README's "How a launc
                      snakefile, steps (the rules' side) -> credentials, jupyter_config, tls ->
                      readiness, heartbeat (waiting for the job)
     jobs/            where and how the job runs: job (its script), backends/ (local, slurm),
-                     containers (runtimes), image (the session's image)
+                     containers (runtimes), image (the session's image), environments (a
+                     project's kernels), staging (of their recipes), modules (the site's)
     server/          runs in the job: the session's Jupyter server
     rerun/           a declared session's notebooks as batch jobs (executed_NAME)
     display/         what the user reads: banners, tables, times

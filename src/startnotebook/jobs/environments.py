@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ..errors import EnvironmentBuildError, InvalidRequest
 from .backends import job_id_here
+from .staging import stage
 
 RECIPE_FILE = "requirements.txt"
 BUILT = ".built"
@@ -87,18 +88,9 @@ def environment_of(image_dir: Path, recipe: Path, python: str) -> Environment:
 
 def stage_recipe(environment: Environment, proxy: str | None, log: Path) -> None:
     """Copy the recipe with its build settings where the build (maybe a batch job) finds them."""
-    staged = environment.staged
-    partial = staged.with_name(f"{staged.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    shutil.copy(environment.recipe / RECIPE_FILE, partial / RECIPE_FILE)
-    (partial / "build.json").write_text(json.dumps(
-        {"name": environment.name, "python": environment.python, "proxy": proxy}) + "\n")
-    try:
-        partial.rename(staged)
-    except OSError:  # staged meanwhile by another launch: the same recipe (same digest)
-        shutil.rmtree(partial, ignore_errors=True)
-    log.write_text(f"staged {environment.recipe} as {staged}\n")
+    stage({RECIPE_FILE: environment.recipe / RECIPE_FILE},
+          {"name": environment.name, "python": environment.python, "proxy": proxy}, environment.staged)
+    log.write_text(f"staged {environment.recipe} as {environment.staged}\n")
 
 
 def build(staged: Path, marker: Path, log_path: Path) -> None:

@@ -34,6 +34,7 @@ from .. import resources
 from ..errors import ConfigError, ContainerError
 from ..settings.config import ContainerSite
 from .job import Container
+from .staging import stage
 
 RECIPE_FILES = ("debian-packages.txt", "requirements.txt", "mount-points.txt")
 SUITE = "bookworm"
@@ -74,16 +75,7 @@ def container_for(site: ContainerSite, recipe: Path | None, name: str) -> tuple[
 
 def stage_recipe(recipe: Path, staged: Path, proxy: str | None, log: Path) -> None:
     """Copy ``recipe`` with its build settings where the build (maybe a batch job) finds them."""
-    partial = staged.with_name(f"{staged.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    for name in RECIPE_FILES:
-        shutil.copy(recipe / name, partial / name)
-    (partial / "build.json").write_text(json.dumps({"proxy": proxy}) + "\n")
-    try:
-        partial.rename(staged)
-    except OSError:  # staged meanwhile by another launch: the same recipe (same digest)
-        shutil.rmtree(partial, ignore_errors=True)
+    stage({name: recipe / name for name in RECIPE_FILES}, {"proxy": proxy}, staged)
     log.write_text(f"staged {recipe} as {staged} (proxy: {proxy or 'none'})\n")
 
 
