@@ -17,7 +17,6 @@ the rule's output) says it is whole: a build that died halfway is removed and do
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from ..errors import EnvironmentBuildError, InvalidRequest
 from .backends import job_id_here
-from .staging import stage
+from .staging import one_build_of, stage
 
 RECIPE_FILE = "requirements.txt"
 BUILT = ".built"
@@ -97,9 +96,7 @@ def build(staged: Path, marker: Path, log_path: Path) -> None:
     """Build the environment of the ``staged`` recipe, whose marker is ``marker``: once, however
     many launches ask at the same time (a lock per environment)."""
     dest = marker.parent
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.parent / f".{dest.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with one_build_of(dest):
         if marker.is_file():
             log_path.write_text(f"{dest} was built meanwhile\n")
             return

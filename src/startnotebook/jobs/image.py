@@ -19,7 +19,6 @@ the build, which may run as a batch job on a compute node, then needs nothing bu
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -34,7 +33,7 @@ from .. import resources
 from ..errors import ConfigError, ContainerError
 from ..settings.config import ContainerSite
 from .job import Container
-from .staging import stage
+from .staging import one_build_of, stage
 
 RECIPE_FILES = ("debian-packages.txt", "requirements.txt", "mount-points.txt")
 SUITE = "bookworm"
@@ -172,9 +171,7 @@ def build(recipe: Path, dest: Path, log_path: Path) -> None:
     whoever builds it. Launches run without Snakemake's lock: two that need the same image build
     it once (a lock per image); one already there is never replaced (a session may run in it).
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.parent / f".{dest.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with one_build_of(dest):
         if dest.is_dir():
             log_path.write_text(f"{dest} was built meanwhile\n")
             return
