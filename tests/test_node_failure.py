@@ -126,9 +126,11 @@ def test_a_url_that_does_not_answer_is_never_already_running(user):
     assert wait_until(lambda: not Path(f"/proc/{handover['pid']}").exists(), 20)  # the old job was ended
 
 
-def test_a_job_started_again_by_slurm_ends_at_once(user):
-    """Where a site forces requeue anyway, the second run of a job starts no second server."""
-    assert user.startnotebook("--name", "again", "--notebook-timeout", "300").returncode == 0
+def test_a_job_started_again_by_slurm_ends_at_once(researcher):
+    """Where a site forces requeue anyway, the second run of a job starts no second server: its
+    script, run again as SLURM would run it (SLURM_RESTART_COUNT set), ends at once."""
+    user = researcher
+    assert user.startnotebook("--profile", "slurm", "--name", "again", "--notebook-timeout", "300").returncode == 0
     record = latest_launch(user.home / "again")
     assert user.startnotebook("stop", "again").returncode == 0
     (record / "end.json").unlink()  # as if the first run had not recorded its end
