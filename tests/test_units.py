@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import sys
@@ -140,6 +141,50 @@ def test_the_servers_kernel_specs_put_the_projects_environments_first():
     config.SessionKernelSpecManager.project_kernel_dirs = ["/images/kernels/analysis-0123456789ab/share/jupyter/kernels"]
     dirs = SessionKernelSpecManager(config=config).kernel_dirs
     assert dirs[0] == "/images/kernels/analysis-0123456789ab/share/jupyter/kernels" and len(dirs) > 1
+
+
+def kernel_spec(folder: Path, name: str, interpreter: str = "/usr/bin/python3") -> Path:
+    spec = folder / "kernels" / name
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": [interpreter, "-m", "ipykernel_launcher", "-f",
+                                                           "{connection_file}"], "display_name": name}))
+    return spec
+
+
+def test_own_kernels_come_from_trusted_folders_only_and_a_container_sees_the_bound_ones(tmp_path):
+    from startnotebook.launch.own_kernels import own_kernels
+
+    mine, open_to_all = tmp_path / "mine", tmp_path / "open"
+    kernel_spec(mine, "mine", str(tmp_path / "venv/bin/python"))
+    kernel_spec(mine, "system")
+    kernel_spec(open_to_all, "theirs")
+    (open_to_all / "kernels").chmod(0o777)
+    environ = {"JUPYTER_PATH": f"{mine}:{open_to_all}:relative/ignored"}
+    found = own_kernels(environ, Container(), tmp_path / "session")
+    assert [kernel.name for kernel in found.offered] == ["mine", "system"]
+    assert [(skipped.where, "may be written by everyone" in skipped.why) for skipped in found.skipped] == \
+        [(open_to_all / "kernels", True)]
+    boxed = own_kernels(environ, Container("charliecloud", "/images/x", binds=(str(tmp_path),)), tmp_path / "s")
+    assert [kernel.name for kernel in boxed.offered] == ["mine"]
+    assert any(skipped.where.name == "system" and "interpreter /usr/bin/python3 is in no folder bound" in skipped.why
+               for skipped in boxed.skipped)
+
+
+def test_the_server_offers_own_kernels_renaming_a_clash_as_home(tmp_path):
+    from traitlets.config import Config
+
+    from startnotebook.server.kernels import SessionKernelSpecManager
+
+    config = Config()
+    config.SessionKernelSpecManager.own_kernels = [str(kernel_spec(tmp_path, "python3")),
+                                                   str(kernel_spec(tmp_path, "mine"))]
+    manager = SessionKernelSpecManager(config=config)
+    specs = manager.find_kernel_specs()
+    assert specs["mine"] == str(tmp_path / "kernels/mine")
+    assert specs["python3-home"] == str(tmp_path / "kernels/python3") and specs["python3"] != specs["python3-home"]
+    assert manager.get_kernel_spec("python3-home").display_name == "python3 (home)"
+    assert manager.get_kernel_spec("mine").display_name == "mine"
+    assert manager.get_all_specs()["python3-home"]["spec"]["display_name"] == "python3 (home)"
 
 
 def test_options_win_over_a_declaration_which_wins_over_the_site():

@@ -121,6 +121,10 @@ def check_summary(plan: LaunchPlan) -> str:
         ("clock", labextension_summary(plan) or clock_summary(plan)),
         *plan.backend.describe(plan.job_spec()),
     ]
+    own = plan.own_kernels
+    if own.offered:
+        lines.append(("your kernels", ", ".join(f"{kernel.name} ({kernel.spec})" for kernel in own.offered)))
+    lines += [("skipped kernels", f"{skipped.where}: {skipped.why}") for skipped in own.skipped]
     if plan.environments:
         lines.append(("project kernels", ", ".join(
             f"{environment.name} ({'built' if environment.built else 'to build'}: {environment.path})"

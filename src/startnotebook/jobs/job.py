@@ -75,6 +75,9 @@ def session_environment(folder: Path) -> dict[str, str]:
         # JupyterLab's extension manager asks npm; npm's cache would land in ~/.npm.
         "npm_config_cache": str(folder / ".cache/npm"),
         "PYTHONUNBUFFERED": "1",
+        # Kernels come from the launch's checked folders (launch/own_kernels.py), not from a
+        # JUPYTER_PATH the job inherits, which nobody checked.
+        "JUPYTER_PATH": "",
     }
 
 

@@ -33,7 +33,7 @@ def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, pa
                      bind_ip: str, host: str, tls_files: tuple[str, str] | None,
                      backend: str = "local", warnings: Mapping[str, Sequence[int]] = {},
                      save_before_wall_time: int = 60, wall_time_recheck: int = 600,
-                     kernel_dirs: Sequence[str] = ()) -> dict:
+                     kernel_dirs: Sequence[str] = (), own_kernels: Sequence[str] = ()) -> dict:
     server = {
         "ip": bind_ip,
         "port": 0,
@@ -58,7 +58,7 @@ def jupyter_settings(settings: SessionSettings, folder, record: LaunchRecord, pa
             "password_required": True,
             "login_handler_class": "startnotebook.server.login.ThrottledLoginHandler",
         },
-        "SessionKernelSpecManager": {"project_kernel_dirs": list(kernel_dirs)},
+        "SessionKernelSpecManager": {"project_kernel_dirs": list(kernel_dirs), "own_kernels": list(own_kernels)},
         "MappingKernelManager": {
             "cull_idle_timeout": settings.kernel_timeout,
             "cull_interval": check_interval(settings.kernel_timeout),

@@ -15,6 +15,7 @@ such, never shut down and never sent the password.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from ..sessions.session import Session
 from ..settings.config import Site
 from ..settings.session_settings import SessionSettings
 from .heartbeat import Heartbeat
+from .own_kernels import OwnKernels, own_kernels
 
 
 class Progress:
@@ -133,6 +135,7 @@ class LaunchPlan:
     container: Container
     recipe: Path | None  # of an image the workflow must build first
     environments: tuple[Environment, ...] = ()  # the project's, as the session's kernels
+    own_kernels: OwnKernels = OwnKernels()  # the user's, from their real home and JUPYTER_PATH
     previous: Assessment = field(default_factory=Assessment)
     progress: Progress = field(default_factory=Progress)
     launched_by: str = "snakemake"
@@ -185,6 +188,7 @@ class LaunchPlan:
             "notebooks": list(self.settings.notebooks),
             "modules": list(self.settings.modules),
             "kernels": [environment.name for environment in self.environments],
+            "own_kernels": [kernel.name for kernel in self.own_kernels.offered],
         }
 
     def abandon(self, reason: str) -> None:
@@ -236,8 +240,10 @@ def plan_launch(site: Site, settings: SessionSettings, session: Session, backend
     python = environments.kernel_python()
     wanted = tuple(environments.environment_of(site.container.image_dir, kernel, python)
                    for kernel in settings.kernels)
+    own = own_kernels(os.environ, container, session.folder)
     return LaunchPlan(site, settings, session, session.new_launch(), backend or get_backend(site.backend),
-                      container, recipe, wanted, previous or Assessment(), progress or Progress(), launched_by)
+                      container, recipe, wanted, own, previous or Assessment(), progress or Progress(),
+                      launched_by)
 
 
 def running_or_new_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend,

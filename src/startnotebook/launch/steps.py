@@ -149,6 +149,7 @@ def make_jupyter_config(plan: LaunchPlan) -> str:
         save_before_wall_time=plan.site.save_before_wall_time,
         wall_time_recheck=plan.site.wall_time_recheck,
         kernel_dirs=[str(environment.kernel_dir) for environment in plan.environments],
+        own_kernels=[str(kernel.spec) for kernel in plan.own_kernels.offered],
     )
     jupyter_config.write_jupyter_config(plan.record, config)
     return f"written{' with TLS (' + files[0] + ')' if files else ''}"
