@@ -11,10 +11,10 @@ the standard library only.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from abc import ABC, abstractmethod
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
