@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..launch import heartbeat
-from . import modules
-from .backends import JobFromInside
 from ..server import NODE_ADDRESS_VARIABLE
 from ..sessions.records import LaunchRecord
 from ..settings.config import Flavour
+from . import modules
+from .backends import JobFromInside
 from .containers import IMAGE_PATH, JUPYTER_DATA_MOUNT, PACKAGE_MOUNT, ContainerRun, existing_binds, get_runtime
 
 

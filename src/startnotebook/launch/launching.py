@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from ..errors import ControllerUnreachable, SessionRunning, StartNotebookError
 from ..jobs import environments, image, modules
-from ..jobs.environments import Environment
 from ..jobs.backends import Backend, JobStatus, get_backend
+from ..jobs.environments import Environment
 from ..jobs.job import Container, JobSpec
 from ..sessions.client import Unreachable
 from ..sessions.judgement import (PENDING, RUNNING, UNKNOWN, Judgement, answer_of, facts_of, judge, needs_answer,

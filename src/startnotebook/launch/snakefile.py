@@ -28,8 +28,8 @@ from .. import resources
 from ..display.report import connection_banner, waiting_for_lock
 from ..errors import NotebookFetchError, StartNotebookError
 from ..jobs import environments, image
-from ..jobs.environments import Environment
 from ..jobs.backends import get_backend
+from ..jobs.environments import Environment
 from ..sessions.records import LAUNCH_ID
 from ..sessions.session import Session
 from ..settings import profiles
