@@ -51,7 +51,7 @@ def researcher():
 
 
 def specs_of(jupyter: JupyterSession) -> dict:
-    return jupyter.api("GET", "/api/kernelspecs").json()["kernelspecs"]
+    return jupyter.api("GET", "kernelspecs").json()["kernelspecs"]
 
 
 def run_in(jupyter: JupyterSession, kernel_name: str, code: str) -> str:

@@ -56,7 +56,7 @@ def test_a_rows_environment_is_built_once_as_a_batch_job_and_offered_as_its_kern
     environment = built_in.group(1)
 
     jupyter = JupyterSession(*parse_banner(launched.stdout))
-    specs = jupyter.api("GET", "/api/kernelspecs").json()["kernelspecs"]
+    specs = jupyter.api("GET", "kernelspecs").json()["kernelspecs"]
     assert {"analysis", "python3"} <= set(specs), specs
     kernel = jupyter.connect(jupyter.start_kernel("analysis"))
     try:

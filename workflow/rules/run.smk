@@ -39,9 +39,9 @@ rule executed_notebook:
         cpus_per_task=lambda wildcards: RUNS.resource(wildcards.folder, "cpus_per_task", 1),
         mem_mb=lambda wildcards: RUNS.resource(wildcards.folder, "mem_mb", 1024),
         runtime=lambda wildcards: RUNS.resource(wildcards.folder, "runtime", 60),
-        slurm_partition=lambda wildcards: RUNS.resource(wildcards.folder, "slurm_partition", ""),
-        slurm_account=lambda wildcards: RUNS.resource(wildcards.folder, "slurm_account", ""),
-        slurm_extra=lambda wildcards: RUNS.resource(wildcards.folder, "slurm_extra", ""),
+        slurm_partition=lambda wildcards: RUNS.batch_option(wildcards.folder, "slurm_partition", ""),
+        slurm_account=lambda wildcards: RUNS.batch_option(wildcards.folder, "slurm_account", ""),
+        slurm_extra=lambda wildcards: RUNS.batch_option(wildcards.folder, "slurm_extra", ""),
     run:
         runs.execute(input.request, input.notebook, run_targets.outputs_of(wildcards), log[0])
 

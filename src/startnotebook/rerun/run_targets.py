@@ -101,6 +101,13 @@ class RunTargets:
         value = getattr(flavour, key) if flavour is not None else None
         return value if value is not None else default
 
+    def batch_option(self, folder: str, key: str, default):
+        """One of the flavour's settings for the batch system (named as the executor plugin names
+        its resources, e.g. slurm_partition), for its notebooks' jobs."""
+        flavour = self.flavours.get(folder)
+        value = flavour.batch_options.get(key) if flavour is not None else None
+        return value if value is not None else default
+
 
 def outputs_of(wildcards) -> Outputs:
     return Outputs(Path(wildcards.folder), wildcards.path)
