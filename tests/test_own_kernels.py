@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import User, container_profile
+from conftest import User, container_profile, slurm_test_cluster
 from startnotebook.jobs.containers import PACKAGE_MOUNT
 from jupyter_session import JupyterSession, parse_banner
 
@@ -28,7 +29,9 @@ def researcher():
     venv = user.home / "myenv"
     for command in (["/usr/bin/python3", "-m", "venv", str(venv)],
                     [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "ipykernel"]):
-        made = user.run(*command, timeout=600)
+        # Where the package index is reachable: the tests live in the cluster's hub, which has no way out.
+        made = subprocess.run(slurm_test_cluster.outside(*user.command(*command)), env=user.env, cwd=user.home,
+                              capture_output=True, text=True, timeout=600)
         assert made.returncode == 0, made.stdout + made.stderr
     site = user.run(str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
     (Path(site.stdout.strip()) / "sntest_marker.py").write_text("WHERE = 'the researcher\\'s own venv'\n")
