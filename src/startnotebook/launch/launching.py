@@ -140,6 +140,9 @@ class LaunchPlan:
     abandoned: bool = False
     #: Renewed from just before the job is submitted until the connection is recorded.
     heartbeat: Heartbeat | None = None
+    #: What the batch system offers for the flavour's resources, as checked before anything of
+    #: the launch started (backend.check_resources; None: nothing needed asking).
+    resources_offered: str | None = None
 
     @property
     def name(self) -> str:
@@ -175,6 +178,8 @@ class LaunchPlan:
             "cpus_per_task": flavour.cpus_per_task,
             "mem_mb": flavour.mem_mb,
             "runtime": flavour.runtime,
+            "gpus": flavour.gpus,
+            "gpu_type": flavour.gpu_type,
             "kernel_timeout": self.settings.kernel_timeout,
             "notebook_timeout": self.settings.notebook_timeout,
             "tls": self.settings.tls,
@@ -224,10 +229,16 @@ class LaunchPlan:
 def plan_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend | None = None,
                 previous: Assessment | None = None, progress: Progress | None = None,
                 launched_by: str = "snakemake") -> LaunchPlan:
-    """A new launch of ``session``: named, nothing done yet (its first rule makes its record)."""
+    """A new launch of ``session``: named, nothing done yet (its first rule makes its record).
+
+    A flavour asking for what the backend cannot give (GPUs no partition has) is refused here,
+    before any rule runs: ``startnotebook``, ``snakemake notebook_NAME`` and ``--check`` alike."""
+    backend = backend or get_backend(site.backend)
+    offered = backend.check_resources(settings.flavour)
     container, recipe = image.container_for(site.container, settings.recipe, settings.name)
-    return LaunchPlan(site, settings, session, session.new_launch(), backend or get_backend(site.backend),
-                      container, recipe, previous or Assessment(), progress or Progress(), launched_by)
+    return LaunchPlan(site, settings, session, session.new_launch(), backend, container, recipe,
+                      previous or Assessment(), progress or Progress(), launched_by,
+                      resources_offered=offered)
 
 
 def running_or_new_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend,

@@ -35,6 +35,17 @@ class Flavour:
     slurm_partition: str | None = None
     slurm_account: str | None = None
     slurm_extra: str = ""
+    #: GPUs the job asks for (0: none), of ``gpu_type`` if given (a GRES type the site names, e.g.
+    #: "a100"); the backend maps them to its own words (SLURM: ``--gres=gpu[:type]:N``).
+    gpus: int = 0
+    gpu_type: str | None = None
+
+    def gpus_text(self) -> str:
+        """"1 GPU", "2 GPUs of type a100", or "no GPU", for the user to read."""
+        if not self.gpus:
+            return "no GPU"
+        kind = f" of type {self.gpu_type}" if self.gpu_type else ""
+        return f"{self.gpus} GPU{'' if self.gpus == 1 else 's'}{kind}"
 
 
 @dataclass(frozen=True)

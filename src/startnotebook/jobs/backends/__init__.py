@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from ...errors import ConfigError
+from ...settings.config import Flavour
 from ..job import JobSpec
 
 
@@ -112,6 +113,12 @@ class Backend(ABC):
     @abstractmethod
     def statuses(self, jobs: list[dict]) -> dict[str, JobStatus]:
         """The status of each job (by id), with one question to the batch system at most."""
+
+    @abstractmethod
+    def check_resources(self, flavour: Flavour) -> str | None:
+        """Before anything of a launch starts: UnavailableResources (one line, naming the flavour
+        and what there is) if the flavour asks for what this backend cannot give; else what the
+        batch system offers for it, for ``--check`` (None: nothing needed asking)."""
 
     @abstractmethod
     def cancel(self, job: dict) -> None:
