@@ -325,3 +325,23 @@ def test_the_local_backend_refuses_a_gpu_flavour_and_asks_nothing_of_one_without
     assert slurm.SlurmBackend().check_resources(config.Flavour("small", 1, 1024, 60)) is None
     with pytest.raises(UnavailableResources, match="flavour gpu asks for 1 GPU, which the local backend"):
         LocalBackend().check_resources(config.Flavour("gpu", 1, 1024, 60, gpus=1))
+
+
+def test_gpu_hours_come_from_the_records_or_from_sacct_where_it_counts_gpus():
+    from startnotebook.commands import usage
+    from startnotebook.jobs.backends import Accounted
+    from startnotebook.jobs.backends.slurm import _gpus
+    from startnotebook.sessions.accounting import Use, _as_accounted
+
+    assert [_gpus(tres) for tres in ("billing=1,cpu=1,gres/gpu=2,mem=8G,node=1",
+                                     "cpu=1,gres/gpu:a100=1,gres/gpu=1,mem=1G", "cpu=1,mem=1G")] == [2, 1, None]
+    gpu = Use("train", "l1", "slurm", "7", 0.0, 7200.0, 1, 1024, "the server stopped", gpus=2)
+    plain = Use("plain", "l2", "slurm", "8", 0.0, 3600.0, 1, 1024, "the server stopped")
+    assert (gpu.gpu_hours, plain.gpu_hours) == (4.0, 0.0)
+    assert _as_accounted(gpu, Accounted(0.0, 3600.0, 1, 1024, 1)).gpu_hours == 1.0
+    assert _as_accounted(gpu, Accounted(0.0, 3600.0, 1, 1024, None)).gpu_hours == 2.0  # sacct without gres/gpu
+    report = usage.summary([gpu, plain], "records", None)
+    assert report["total"]["gpu_hours"] == 4.0
+    assert {s["name"]: s["gpu_hours"] for s in report["sessions"]} == {"train": 4.0, "plain": 0.0}
+    assert "GPU-HOURS" in usage.table(report).splitlines()[0]
+    assert "GPU-HOURS" not in usage.table(usage.summary([plain], "records", None))

@@ -88,6 +88,7 @@ class Accounted:
     end: float | None  # None: still running
     cpus: int
     mem_mb: int | None  # None: accounting does not say
+    gpus: int | None = None  # None: accounting does not count GPUs
 
 
 class Backend(ABC):

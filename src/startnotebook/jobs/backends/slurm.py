@@ -234,7 +234,8 @@ class SlurmBackend(Backend):
             job_id, start, end, cpus, tres = line.split("|")
             started = _slurm_time(start)
             if job_id in job_ids and started is not None:
-                found[job_id] = Accounted(started, _slurm_time(end), int(cpus), _memory_mb(tres))
+                found[job_id] = Accounted(started, _slurm_time(end), int(cpus), _memory_mb(tres),
+                                          _gpus(tres))
         return found
 
 
@@ -322,6 +323,16 @@ def _memory_mb(tres: str) -> int | None:
         return None
     factor = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2)]
     return round(float(match.group(1)) * factor)
+
+
+def _gpus(tres: str) -> int | None:
+    """GPUs in sacct's AllocTRES ("cpu=1,gres/gpu=1,mem=8G,node=1"; a typed count such as
+    gres/gpu:a100=1 comes beside the total); None where it names none (a job without GPUs, or
+    accounting that does not count them: the records say)."""
+    match = re.search(r"(?:^|,)gres/gpu=([0-9]+)", tres)
+    if match:
+        return int(match.group(1))
+    return None
 
 
 def _slurm_time(text: str) -> float | None:
