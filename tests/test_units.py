@@ -301,7 +301,7 @@ def test_a_gpu_flavour_fits_where_one_node_of_a_partition_it_may_use_has_its_gpu
     def flavour(**values):
         return config.Flavour("gpu", 1, 1024, 60, **values)
 
-    assert slurm.check_gpus(flavour(gpus=1), SINFO) == "a node of partition debug gpu:2"
+    assert slurm.check_gpus(flavour(gpus=1), SINFO) == "partition debug gpu:2 per node"
     assert "typed gpu:a100:4,gpu:v100:2" in slurm.check_gpus(flavour(gpus=4, gpu_type="a100",
                                                                      slurm_partition="typed"), SINFO)
     assert slurm.check_gpus(flavour(gpus=6, slurm_partition="typed"), SINFO)  # any type, one node

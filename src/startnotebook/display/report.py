@@ -106,8 +106,8 @@ def gpu_summary(plan: LaunchPlan) -> str:
     flavour = plan.settings.flavour
     if not flavour.gpus:
         return "none"
-    offered = f"; available on {plan.resources_offered}" if plan.resources_offered else ""
-    return f"{flavour.gpus_text()} (the kernel sees them as CUDA_VISIBLE_DEVICES){offered}"
+    offered = f"; the cluster has them: {plan.resources_offered}" if plan.resources_offered else ""
+    return f"{flavour.gpus_text()}, in the kernel's CUDA_VISIBLE_DEVICES{offered}"
 
 
 def check_summary(plan: LaunchPlan) -> str:

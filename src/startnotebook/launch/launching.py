@@ -228,13 +228,11 @@ class LaunchPlan:
 
 def plan_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend | None = None,
                 previous: Assessment | None = None, progress: Progress | None = None,
-                launched_by: str = "snakemake") -> LaunchPlan:
+                launched_by: str = "snakemake", offered: str | None = None) -> LaunchPlan:
     """A new launch of ``session``: named, nothing done yet (its first rule makes its record).
-
-    A flavour asking for what the backend cannot give (GPUs no partition has) is refused here,
-    before any rule runs: ``startnotebook``, ``snakemake notebook_NAME`` and ``--check`` alike."""
+    ``offered``: what the backend said of the flavour's resources (Backend.check_resources, asked
+    by both ways in before the session folder is made)."""
     backend = backend or get_backend(site.backend)
-    offered = backend.check_resources(settings.flavour)
     container, recipe = image.container_for(site.container, settings.recipe, settings.name)
     return LaunchPlan(site, settings, session, session.new_launch(), backend, container, recipe,
                       previous or Assessment(), progress or Progress(), launched_by,
@@ -242,7 +240,8 @@ def plan_launch(site: Site, settings: SessionSettings, session: Session, backend
 
 
 def running_or_new_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend,
-                          progress: Progress, launched_by: str) -> tuple[Assessment, LaunchPlan | None]:
+                          progress: Progress, launched_by: str,
+                          offered: str | None = None) -> tuple[Assessment, LaunchPlan | None]:
     """The session's assessment, and the plan of a new launch unless it runs; what is wrong with
     an earlier launch is told to the user. For both ways in, under the session's launch lock."""
     assessment = assess(session, backend)
@@ -250,7 +249,8 @@ def running_or_new_launch(site: Site, settings: SessionSettings, session: Sessio
         return assessment, None
     if assessment.notice:
         progress.notice(assessment.notice)
-    return assessment, plan_launch(site, settings, session, backend, assessment, progress, launched_by)
+    return assessment, plan_launch(site, settings, session, backend, assessment, progress, launched_by,
+                                   offered)
 
 
 def write_launch_record(plan: LaunchPlan) -> None:

@@ -307,7 +307,7 @@ def check_gpus(flavour: Flavour, sinfo: str) -> str:
     usable = named or ([default] if default else [])
     fitting = [name for name in usable if any(_fits(node, flavour) for node in offers.get(name, []))]
     if fitting:
-        return f"a node of partition {_nodes_text(offers, fitting)}"
+        return f"partition{'s' if len(fitting) > 1 else ''} {_nodes_text(offers, fitting)} per node"
     if named:
         where = f"partition{'s' if len(named) > 1 else ''} {', '.join(named)}"
     else:
