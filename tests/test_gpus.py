@@ -198,3 +198,38 @@ def test_the_local_backend_refuses_a_gpu_flavour_in_one_line(researcher):
                                  "cannot give (it runs the server on this machine and allots nothing); use a "
                                  "profile with a batch system, e.g. --profile slurm\n"), result.stderr
         assert not (researcher.home / "here").exists()
+
+
+def test_a_declared_sessions_notebooks_run_as_batch_jobs_with_its_gpus(slurm, researcher):
+    """``startnotebook run`` of a GPU flavour's row: each notebook's job (through
+    snakemake-executor-plugin-slurm) has the GPU too; a row asking for 3 fails before any job."""
+    project = researcher.home / "gpu-project"
+    researcher.run("mkdir", "-p", str(project))
+    assert researcher.startnotebook("init", cwd=project).returncode == 0
+    cell = "import os; print('devices', os.environ.get('CUDA_VISIBLE_DEVICES'))"
+    (project / "sees.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": cell}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}))
+    (project / "config" / "sessions.tsv").write_text(
+        "name\tflavor\tkernel_timeout\tnotebook_timeout\timage\tnotebooks\tparameters\n"
+        "gpurun\tgpu\t600\t600\t\tsees.ipynb\t\ngreedyrun\tgpu3\t600\t600\t\tsees.ipynb\t\n")
+    researcher.owns(project)
+    queued = slurm.queue()
+    refused = researcher.startnotebook("run", "greedyrun", "--project", str(project), "--profile", "slurm")
+    assert refused.returncode != 0 and "flavour gpu3 asks for 3 GPUs" in refused.stderr, refused.stderr
+    assert slurm.queue() == queued and not (researcher.home / "greedyrun").exists()
+
+    result = researcher.startnotebook("run", "gpurun", "--project", str(project), "--profile", "slurm",
+                                      timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    executed = researcher.home / "gpurun" / "executed"
+    record = json.loads((executed / "sees.json").read_text())
+    outputs = json.loads((executed / "sees.ipynb").read_text())["cells"][0]["outputs"]
+    assert "".join("".join(output.get("text", "")) for output in outputs).split() in (["devices", "0"], ["devices", "1"])
+
+    def tres() -> str:
+        return subprocess.run(["sacct", "--noheader", "--parsable2", "--allocations", "--jobs", record["job_id"],
+                               "--format=AllocTRES"], env=slurm.env, capture_output=True, text=True).stdout
+
+    assert wait_until(lambda: "gres/gpu=1" in tres(), 20), tres()
