@@ -395,3 +395,99 @@ def test_one_banner_says_a_launch_or_a_session_found_running_with_the_tunnel_whe
     found = connection_banner(connection, nodes_reachable=False, launched=False)
     assert found.startswith("Notebook exp is already running (job 42); nothing new was started.\n")
     assert "\turl : http://n1:8888/\n\tpass: pw\n" in found and "\tssh -L 8888:n1:8888 login\n" in found
+
+
+# --- GPUs ---------------------------------------------------------------------------------------
+def test_a_gpu_flavour_is_submitted_with_its_gres_and_a_flavour_without_gpus_with_none():
+    assert "--gres=gpu:1" in slurm.sbatch_command(spec(gpus=1))
+    assert "--gres=gpu:a100:2" in slurm.sbatch_command(spec(gpus=2, gpu_type="a100"))
+    assert not any(option.startswith("--gres") for option in slurm.sbatch_command(spec()))
+
+
+def test_gpu_settings_are_checked_by_the_site_schema(tmp_path):
+    from startnotebook.errors import ConfigError
+
+    profile = tmp_path / "site-profile"
+    profile.mkdir()
+    (profile / "config.yaml").write_text("")
+    site_file = profile / "site.yaml"
+    site_file.write_text("flavours: {gpu: {cpus_per_task: 1, mem_mb: 1024, runtime: 60, gpus: 2, gpu_type: a100}}\n")
+    gpu = config.load_site(profile).flavour("gpu")
+    assert (gpu.gpus, gpu.gpu_type, gpu.gpus_text()) == (2, "a100", "2 GPUs of type a100")
+    assert config.load_site(profile).flavour("small").gpus == 0
+    for bad in ("gpus: -1", "gpus: one", "gpu_type: 'a 100', gpus: 1", "gpu_type: a100"):
+        site_file.write_text(f"flavours: {{gpu: {{cpus_per_task: 1, mem_mb: 1024, runtime: 60, {bad}}}}}\n")
+        with pytest.raises(ConfigError, match="invalid site settings"):
+            config.load_site(profile)
+
+
+def test_a_flavours_partitions_are_those_sbatch_would_use():
+    flavour = config.Flavour("g", 1, 1024, 60, gpus=1)
+    assert slurm.partitions_of(flavour) == []
+    assert slurm.partitions_of(config.Flavour("g", 1, 1024, 60, batch_options={"slurm_partition": "gpu,debug"})) == ["gpu", "debug"]
+    for extra in ("--partition=big", "--partition big", "-p big", "-pbig", "--qos=x -p big"):
+        assert slurm.partitions_of(config.Flavour("g", 1, 1024, 60, batch_options={
+            "slurm_partition": "gpu", "slurm_extra": extra})) == ["big"], extra
+
+
+SINFO = "debug* gpu:2\nsingle gpu:2\ntyped gpu:a100:4(S:0-1),gpu:v100:2(S:0,1)\nstuck (null)\n"
+
+
+def test_sinfo_gres_is_read_as_gpus_by_type_per_kind_of_node():
+    offers, default = slurm.gpu_offers(SINFO)
+    assert default == "debug"
+    assert offers == {"debug": [{None: 2}], "single": [{None: 2}], "typed": [{"a100": 4, "v100": 2}],
+                      "stuck": [{}]}
+    assert slurm.node_gpus("gpu:1,mps:100,gpu:tesla:no_consume:1") == {None: 1}
+
+
+def test_a_gpu_flavour_fits_where_one_node_of_a_partition_it_may_use_has_its_gpus():
+    from startnotebook.errors import UnavailableResources
+
+    def flavour(slurm_partition=None, **values):
+        return config.Flavour("gpu", 1, 1024, 60, batch_options={"slurm_partition": slurm_partition}, **values)
+
+    assert slurm.check_gpus(flavour(gpus=1), SINFO) == "partition debug gpu:2 per node"
+    assert "typed gpu:a100:4,gpu:v100:2" in slurm.check_gpus(flavour(gpus=4, gpu_type="a100",
+                                                                     slurm_partition="typed"), SINFO)
+    assert slurm.check_gpus(flavour(gpus=6, slurm_partition="typed"), SINFO)  # any type, one node
+    with pytest.raises(UnavailableResources) as refused:
+        slurm.check_gpus(flavour(gpus=3), SINFO)
+    message = str(refused.value)
+    assert message.startswith("flavour gpu asks for 3 GPUs (--gres=gpu:3), which no node of the "
+                              "default partition debug has; the cluster's nodes have: debug gpu:2, ")
+    assert "stuck no GPU" in message and "\n" not in message
+    with pytest.raises(UnavailableResources, match="partition typed has"):
+        slurm.check_gpus(flavour(gpus=1, gpu_type="h100", slurm_partition="typed"), SINFO)
+    with pytest.raises(UnavailableResources, match="partition nosuch has"):
+        slurm.check_gpus(flavour(gpus=1, slurm_partition="nosuch"), SINFO)
+
+
+def test_the_local_backend_refuses_a_gpu_flavour_and_asks_nothing_of_one_without():
+    from startnotebook.errors import UnavailableResources
+    from startnotebook.jobs.backends.local import LocalBackend
+
+    assert LocalBackend().check_resources(config.Flavour("small", 1, 1024, 60)) is None
+    assert slurm.SlurmBackend().check_resources(config.Flavour("small", 1, 1024, 60)) is None
+    with pytest.raises(UnavailableResources, match="flavour gpu asks for 1 GPU, which the local backend"):
+        LocalBackend().check_resources(config.Flavour("gpu", 1, 1024, 60, gpus=1))
+
+
+def test_gpu_hours_come_from_the_records_or_from_sacct_where_it_counts_gpus():
+    from startnotebook.commands import usage
+    from startnotebook.jobs.backends import Accounted
+    from startnotebook.jobs.backends.slurm.backend import _gpus
+    from startnotebook.sessions.accounting import Use, _as_accounted
+
+    assert [_gpus(tres) for tres in ("billing=1,cpu=1,gres/gpu=2,mem=8G,node=1",
+                                     "cpu=1,gres/gpu:a100=1,gres/gpu=1,mem=1G", "cpu=1,mem=1G")] == [2, 1, None]
+    gpu = Use("train", "l1", "slurm", "7", 0.0, 7200.0, 1, 1024, "the server stopped", gpus=2)
+    plain = Use("plain", "l2", "slurm", "8", 0.0, 3600.0, 1, 1024, "the server stopped")
+    assert (gpu.gpu_hours, plain.gpu_hours) == (4.0, 0.0)
+    assert _as_accounted(gpu, Accounted(0.0, 3600.0, 1, 1024, 1)).gpu_hours == 1.0
+    assert _as_accounted(gpu, Accounted(0.0, 3600.0, 1, 1024, None)).gpu_hours == 2.0  # sacct without gres/gpu
+    report = usage.summary([gpu, plain], "records", None)
+    assert report["total"]["gpu_hours"] == 4.0
+    assert {s["name"]: s["gpu_hours"] for s in report["sessions"]} == {"train": 4.0, "plain": 0.0}
+    assert "GPU-HOURS" in usage.table(report).splitlines()[0]
+    assert "GPU-HOURS" not in usage.table(usage.summary([plain], "records", None))

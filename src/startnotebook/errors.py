@@ -27,6 +27,11 @@ class ConfigError(StartNotebookError):
     """Site configuration or profile is missing or invalid."""
 
 
+class UnavailableResources(InvalidRequest):
+    """A flavour asks for what the backend or the cluster cannot give (e.g. more GPUs than any
+    partition it may use has on a node)."""
+
+
 class ControllerUnreachable(StartNotebookError):
     """The batch system cannot be asked right now (e.g. slurmctld is down)."""
 

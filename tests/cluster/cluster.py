@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -38,6 +39,8 @@ NODES = {"c1": f"{SUBNET}.11", "c2": f"{SUBNET}.12"}
 # Named in slurm.conf but never started: a job sent there stays pending.
 ABSENT_NODES = {"c9": f"{SUBNET}.19"}
 CLONE_NEWNET = 0x40000000
+#: GPUs each node advertises through GRES (slurm.conf.template, gres.conf).
+GPUS_PER_NODE = 2
 #: Held by the process that set the network up, for its whole life: the namespaces have fixed
 #: names, so a second test run or benchmark would tear down the first one's cluster.
 NETWORK_LOCK = Path("/run/lock/startnotebook-test-network")
@@ -174,13 +177,30 @@ class Cluster:
         for key, value in replacements.items():
             text = text.replace(key, value)
         self.conf.write_text(text)
+        gres = self.write_gres()
         etc = self.state / "etc-slurm"
         etc.mkdir(exist_ok=True)
         (etc / "slurm.conf").write_text(text)
+        (etc / "gres.conf").write_text(gres)
         (etc / "plugstack.conf").write_text("")
         hosts = ["127.0.0.1 localhost", f"{CONTROLLER_ADDR} {socket.gethostname()}"]
         hosts += [f"{address} {node}" for node, address in NODES.items()]
         self.hosts.write_text("\n".join(hosts) + "\n")
+
+    def write_gres(self) -> str:
+        """gres.conf beside slurm.conf (where slurmd looks for it): each node's two GPUs are
+        character devices made here with NVIDIA's major number, never opened; enough for SLURM to
+        allot them by index and set CUDA_VISIBLE_DEVICES."""
+        devices = self.state / "dev"
+        devices.mkdir(exist_ok=True)
+        for index in range(GPUS_PER_NODE):
+            device = devices / f"nvidia{index}"
+            if not device.exists():
+                os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(195, index))
+        text = (f"NodeName={','.join(NODES)} Name=gpu "
+                f"File={devices}/nvidia[0-{GPUS_PER_NODE - 1}]\n")
+        (self.state / "gres.conf").write_text(text)
+        return text
 
     def start_munge(self) -> None:
         munge = self.state / "munge"

@@ -42,6 +42,7 @@ rule executed_notebook:
         slurm_partition=lambda wildcards: RUNS.batch_option(wildcards.folder, "slurm_partition", ""),
         slurm_account=lambda wildcards: RUNS.batch_option(wildcards.folder, "slurm_account", ""),
         slurm_extra=lambda wildcards: RUNS.batch_option(wildcards.folder, "slurm_extra", ""),
+        gres=lambda wildcards: RUNS.gres(wildcards.folder),
     run:
         runs.execute(input.request, input.notebook, run_targets.outputs_of(wildcards), log[0])
 

@@ -12,6 +12,6 @@ from ..launch.request import LaunchRequest, resolve
 
 def run(request: LaunchRequest, out: TextIO = sys.stdout) -> int:
     resolved = resolve(request, create=False)
-    plan = plan_launch(resolved.site, resolved.settings, resolved.session)
+    plan = plan_launch(resolved.site, resolved.settings, resolved.session, offered=resolved.offered)
     out.write(check_summary(plan) + "\n")
     return 0

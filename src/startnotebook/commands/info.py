@@ -27,6 +27,9 @@ def describe(status: SessionStatus) -> dict:
         "flavor": launched.get("flavor"),
         "cpus_per_task": launched.get("cpus_per_task"),
         "mem_mb": launched.get("mem_mb"),
+        # A record of before GPUs asked for none.
+        "gpus": launched.get("gpus", 0) if launched else None,
+        "gpu_type": launched.get("gpu_type"),
         "kernel_timeout": launched.get("kernel_timeout"),
         "notebook_timeout": launched.get("notebook_timeout"),
         "started": iso(status.started),
@@ -40,6 +43,14 @@ def describe(status: SessionStatus) -> dict:
 
 def cpus(count: int | None) -> str:
     return f"{count} cpu" + ("" if count == 1 else "s")
+
+
+def gpus(info: dict) -> str:
+    """", 1 GPU" (", 2 GPUs a100") for a flavour with GPUs; "" without."""
+    if not info["gpus"]:
+        return ""
+    kind = f" {info['gpu_type']}" if info["gpu_type"] else ""
+    return f", {info['gpus']} GPU{'' if info['gpus'] == 1 else 's'}{kind}"
 
 
 def ends(status: SessionStatus) -> list[tuple[str, str]]:
@@ -68,7 +79,7 @@ def text(info: dict, ends_ahead: list[tuple[str, str]] = ()) -> str:
                   ("", f"then open {connection['tunnel']['local_url']} on your laptop")]
     lines += [
         ("job", f"{info['job_id'] or '-'} ({info['backend'] or '-'}){' on ' + info['node'] if info['node'] else ''}"),
-        ("flavour", f"{info['flavor']} ({cpus(info['cpus_per_task'])}, {info['mem_mb']} MB)"),
+        ("flavour", f"{info['flavor']} ({cpus(info['cpus_per_task'])}, {info['mem_mb']} MB{gpus(info)})"),
         ("timeouts", f"kernel {info['kernel_timeout']} s, notebook {info['notebook_timeout']} s"),
         ("started", info["started"] or "-"),
     ]

@@ -81,7 +81,7 @@ def run(request: LaunchRequest, verbose: bool = False, as_json: bool = False,
     backend = get_backend(site.backend)
     with session.launch_lock(on_wait=lambda: progress.notice(waiting_for_lock(session.name))):
         assessment, plan = running_or_new_launch(site, resolved.settings, session, backend, progress,
-                                                 launched_by="startnotebook")
+                                                 launched_by="startnotebook", offered=resolved.offered)
         # Shown under the lock: a `stop` waiting for it cannot end the server before its URL is
         # shown, so no URL is shown that a concurrent stop is ending.
         if plan is None:

@@ -15,7 +15,7 @@ from ..sessions.status import SessionStatus, statuses
 from ..settings.config import Site
 from .common import print_json
 
-COLUMNS = ("NAME", "STATE", "BACKEND", "JOB", "NODE", "URL", "FLAVOR", "STARTED", "IDLE", "LEFT",
+COLUMNS = ("NAME", "STATE", "BACKEND", "JOB", "NODE", "URL", "FLAVOR", "GPUS", "STARTED", "IDLE", "LEFT",
            "FOLDER")
 
 
@@ -31,6 +31,8 @@ def row(status: SessionStatus) -> dict:
         "node": status.handover.get("node") if status.live else None,
         "url": connection.get("url"),
         "flavor": launched.get("flavor"),
+        # A record of before GPUs asked for none.
+        "gpus": launched.get("gpus", 0) if launched else None,
         "started": iso(status.started),
         "idle_seconds": round(status.idle_seconds) if status.idle_seconds is not None else None,
         "time_left": status.time_left,
@@ -50,12 +52,14 @@ def table(rows: list[dict], home: str) -> str:
     cells = [{
         "NAME": r["name"], "STATE": r["state"], "BACKEND": r["backend"] or "-",
         "JOB": r["job_id"] or "-", "NODE": r["node"] or "-", "URL": r["url"] or "-",
-        "FLAVOR": r["flavor"] or "-",
+        "FLAVOR": r["flavor"] or "-", "GPUS": r["gpus"] or "-",
         "STARTED": when(_timestamp(r["started"])),
         "IDLE": duration(r["idle_seconds"]), "LEFT": left(r),
         "FOLDER": r["folder"].replace(home, "~", 1) if r["folder"].startswith(home + "/") else r["folder"],
     } for r in rows]
-    return fit(cells, COLUMNS, shrinkable=(("FOLDER", 12), ("NAME", 20), ("NODE", 8), ("URL", 24),
+    # GPUS only where some session has GPUs: a column of dashes says nothing.
+    columns = [column for column in COLUMNS if column != "GPUS" or any(r["gpus"] for r in rows)]
+    return fit(cells, columns, shrinkable=(("FOLDER", 12), ("NAME", 20), ("NODE", 8), ("URL", 24),
                                          ("FOLDER", 6), ("NAME", 10), ("URL", 12)))
 
 

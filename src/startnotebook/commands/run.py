@@ -23,6 +23,7 @@ from ..errors import ConfigError, InvalidRequest, UnknownSession
 from ..rerun.runs import Outputs, check_placeable, failures_since, missing_notebooks, notebook_paths
 from ..sessions.names import check_name
 from ..sessions.records import write_private
+from ..jobs.backends import get_backend
 from ..sessions.session import Session
 from ..settings import profiles, project
 from ..settings.config import load_site
@@ -92,6 +93,8 @@ def run(name: str, profile: str | None = None, project_dir: str | None = None,
         raise UnknownSession(f"project {folder} declares no session {name} "
                              f"(it declares: {', '.join(sorted(declared)) or 'none'})")
     settings = session_settings(site, name, *declared[name])
+    # Before the session folder is made (the Snakefile checks again, for a plain snakemake run).
+    get_backend(site.backend).check_resources(settings.flavour)
     session = Session.find(site, name) if check else Session.create(site, name)
     paths = notebook_paths(settings, session.folder, list(notebooks))
     check_placeable(name, missing_notebooks(settings, session.folder, paths))

@@ -101,6 +101,15 @@ def image_summary(plan: LaunchPlan) -> str:
     return f"{container.image} (prebuilt, {'present' if Path(container.image).exists() else 'MISSING'})"
 
 
+def gpu_summary(plan: LaunchPlan) -> str:
+    """The flavour's GPUs and, as the backend checked, where the batch system has them."""
+    flavour = plan.settings.flavour
+    if not flavour.gpus:
+        return "none"
+    offered = f"; the cluster has them: {plan.resources_offered}" if plan.resources_offered else ""
+    return f"{flavour.gpus_text()}, in the kernel's CUDA_VISIBLE_DEVICES{offered}"
+
+
 def check_summary(plan: LaunchPlan) -> str:
     settings, flavour = plan.settings, plan.settings.flavour
     lines = [
@@ -111,6 +120,7 @@ def check_summary(plan: LaunchPlan) -> str:
         ("cpus", str(flavour.cpus_per_task)),
         ("memory", f"{flavour.mem_mb} MB"),
         ("wall time", wall_time(flavour.runtime)),
+        ("gpus", gpu_summary(plan)),
         ("kernel timeout", f"{settings.kernel_timeout} s"),
         ("notebook timeout", f"{settings.notebook_timeout} s"),
         ("tls", "https" if settings.tls else "off (http)"),

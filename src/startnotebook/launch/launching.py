@@ -145,6 +145,9 @@ class LaunchPlan:
     abandoned: bool = False
     #: Renewed from just before the job is submitted until the connection is recorded.
     heartbeat: Heartbeat | None = None
+    #: What the batch system offers for the flavour's resources, as checked before anything of
+    #: the launch started (backend.check_resources; None: nothing needed asking).
+    resources_offered: str | None = None
 
     @property
     def name(self) -> str:
@@ -181,6 +184,8 @@ class LaunchPlan:
             "cpus_per_task": flavour.cpus_per_task,
             "mem_mb": flavour.mem_mb,
             "runtime": flavour.runtime,
+            "gpus": flavour.gpus,
+            "gpu_type": flavour.gpu_type,
             "kernel_timeout": self.settings.kernel_timeout,
             "notebook_timeout": self.settings.notebook_timeout,
             "tls": self.settings.tls,
@@ -232,22 +237,26 @@ class LaunchPlan:
 
 def plan_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend | None = None,
                 previous: Assessment | None = None, progress: Progress | None = None,
-                launched_by: str = "snakemake") -> LaunchPlan:
+                launched_by: str = "snakemake", offered: str | None = None) -> LaunchPlan:
     """A new launch of ``session``: named, nothing done yet (its first rule makes its record).
-    A module that does not exist is refused here, before anything is written or submitted."""
+    ``offered``: what the backend said of the flavour's resources (Backend.check_resources, asked
+    by both ways in before the session folder is made). A module that does not exist is refused
+    here, before anything is written or submitted."""
+    backend = backend or get_backend(site.backend)
     modules.check_available(settings.modules, site.module_init)
     container, recipe = image.container_for(site.container, settings.recipe, settings.name)
     python = environments.kernel_python()
     wanted = tuple(environments.environment_of(site.container.image_dir, kernel, python)
                    for kernel in settings.kernels)
     own = own_kernels(os.environ, container, session.folder)
-    return LaunchPlan(site, settings, session, session.new_launch(), backend or get_backend(site.backend),
-                      container, recipe, wanted, own, previous or Assessment(), progress or Progress(),
-                      launched_by)
+    return LaunchPlan(site, settings, session, session.new_launch(), backend, container, recipe, wanted, own,
+                      previous or Assessment(), progress or Progress(), launched_by,
+                      resources_offered=offered)
 
 
 def running_or_new_launch(site: Site, settings: SessionSettings, session: Session, backend: Backend,
-                          progress: Progress, launched_by: str) -> tuple[Assessment, LaunchPlan | None]:
+                          progress: Progress, launched_by: str,
+                          offered: str | None = None) -> tuple[Assessment, LaunchPlan | None]:
     """The session's assessment, and the plan of a new launch unless it runs; what is wrong with
     an earlier launch is told to the user. For both ways in, under the session's launch lock."""
     assessment = assess(session, backend)
@@ -255,7 +264,8 @@ def running_or_new_launch(site: Site, settings: SessionSettings, session: Sessio
         return assessment, None
     if assessment.notice:
         progress.notice(assessment.notice)
-    return assessment, plan_launch(site, settings, session, backend, assessment, progress, launched_by)
+    return assessment, plan_launch(site, settings, session, backend, assessment, progress, launched_by,
+                                   offered)
 
 
 def write_launch_record(plan: LaunchPlan) -> None:

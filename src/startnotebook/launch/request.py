@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..jobs.backends import get_backend
 from ..sessions.names import check_name, random_name
 from ..sessions.session import Session
 from ..settings import profiles, project
@@ -37,6 +38,8 @@ class Resolved:
     site: Site
     settings: SessionSettings
     session: Session
+    #: What the backend offers for the flavour's resources (None: nothing needed asking).
+    offered: str | None = None
 
 
 def load_profile_site(profile: str | None) -> Site:
@@ -49,4 +52,8 @@ def resolve(request: LaunchRequest, create: bool) -> Resolved:
     name = check_name(request.name) if request.name is not None else random_name()
     declared, base = project.declaration_here(name, site)
     settings = session_settings(site, name, declared, base, request.options())
-    return Resolved(site, settings, Session.create(site, name) if create else Session.find(site, name))
+    # Before the session folder is made: a flavour the backend cannot serve (GPUs no partition
+    # has) is refused in one line, and leaves nothing behind.
+    offered = get_backend(site.backend).check_resources(settings.flavour)
+    return Resolved(site, settings, Session.create(site, name) if create else Session.find(site, name),
+                    offered)

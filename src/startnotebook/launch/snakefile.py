@@ -125,6 +125,9 @@ class Sessions:
     def _plan(self, name: str) -> None:
         fields, base = self.declared[name]
         settings = session_settings(self.site, name, fields, base)
+        backend = get_backend(self.site.backend)
+        # Before the session folder is made, as startnotebook's own resolve does.
+        offered = backend.check_resources(settings.flavour)
         dry = self.workflow.dryrun
         # A dry run (snakemake -n) looks and makes nothing.
         session = Session.find(self.site, name) if dry else Session.create(self.site, name)
@@ -133,8 +136,8 @@ class Sessions:
             session.prepare()
             self._locks.append(session.hold_launch_lock(
                 on_wait=lambda: progress.notice(waiting_for_lock(name))))
-        previous, plan = running_or_new_launch(self.site, settings, session, get_backend(self.site.backend),
-                                               progress, launched_by="snakemake")
+        previous, plan = running_or_new_launch(self.site, settings, session, backend, progress,
+                                               launched_by="snakemake", offered=offered)
         if plan is None:
             self.running[name] = previous.connection
             return

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InvalidRequest
+from ..jobs.backends import get_backend
 from ..jobs.image import container_for
 from ..launch.launching import Progress
 from ..launch.snakefile import Sessions, as_workflow_error
@@ -50,6 +51,9 @@ class RunTargets:
         fields, base = self.sessions.declared[name]
         site = self.sessions.site
         settings = session_settings(site, name, fields, base)
+        # A flavour the batch system cannot serve (GPUs no partition has) fails the run now, in
+        # one line, before the session folder is made or any job submitted.
+        get_backend(site.backend).check_resources(settings.flavour)
         dry = self.sessions.workflow.dryrun
         session = Session.find(site, name) if dry else Session.create(site, name)
         folder = session.folder
@@ -107,6 +111,16 @@ class RunTargets:
         flavour = self.flavours.get(folder)
         value = flavour.batch_options.get(key) if flavour is not None else None
         return value if value is not None else default
+
+    def gres(self, folder: str) -> str:
+        """The flavour's GPUs for its notebooks' jobs, as snakemake-executor-plugin-slurm's
+        ``gres`` resource takes them (SLURM's words, as the backend has them); "" for none."""
+        flavour = self.flavours.get(folder)
+        if flavour is None or not flavour.gpus:
+            return ""
+        from ..jobs.backends.slurm.backend import gres
+
+        return gres(flavour)
 
 
 def outputs_of(wildcards) -> Outputs:

@@ -1,7 +1,7 @@
-"""What the user's sessions used: cores and memory over time, per launch.
+"""What the user's sessions used: cores, memory and GPUs over time, per launch.
 
 From the launch records (the job writes when it started and when it exited, its launch record
-says its cores and memory), or, where the batch system keeps accounting, from the backend's
+says its cores, memory and GPUs), or, where the batch system keeps accounting, from the backend's
 accounting (Backend.accounted), one question per backend for all jobs.
 """
 
@@ -30,6 +30,7 @@ class Use:
     mem_mb: int
     #: Why it ended, as its record says ("wall time reached", "notebook timeout: ..."); None: running.
     end_reason: str | None = None
+    gpus: int = 0
 
     @property
     def hours(self) -> float:
@@ -42,6 +43,10 @@ class Use:
     @property
     def gb_hours(self) -> float:
         return self.mem_mb / 1024 * self.hours
+
+    @property
+    def gpu_hours(self) -> float:
+        return self.gpus * self.hours
 
 
 def _use(session: Session, record: LaunchRecord) -> Use | None:
@@ -56,7 +61,9 @@ def _use(session: Session, record: LaunchRecord) -> Use | None:
     else:
         ended = None  # running: counted until now
     return Use(session.name, record.id, job["backend"], job["id"], start["started"], ended,
-               launch["cpus_per_task"], launch["mem_mb"], (end or {}).get("reason"))
+               launch["cpus_per_task"], launch["mem_mb"], (end or {}).get("reason"),
+               # A record of before GPUs asked for none.
+               launch.get("gpus", 0))
 
 
 def from_records(sessions: list[Session], since: float | None = None) -> list[Use]:
@@ -82,8 +89,9 @@ def from_accounting(uses: list[Use]) -> list[Use]:
 def _as_accounted(use: Use, found: Accounted | None) -> Use:
     if found is None:
         return use
+    # Accounting that does not count GPUs (no AccountingStorageTRES=gres/gpu) leaves the records'.
     return replace(use, start=found.start, end=found.end, cpus=found.cpus,
-                   mem_mb=found.mem_mb or use.mem_mb)
+                   mem_mb=found.mem_mb or use.mem_mb, gpus=use.gpus if found.gpus is None else found.gpus)
 
 
 def accounting_kept(uses: list[Use]) -> bool:

@@ -39,11 +39,22 @@ class Flavour:
     batch_options: Mapping[str, object] = field(default_factory=dict, hash=False)
     #: Environment modules every session of the flavour loads (jobs/modules.py).
     modules: tuple[str, ...] = ()
+    #: GPUs the job asks for (0: none), of ``gpu_type`` if given (a GRES type the site names, e.g.
+    #: "a100"); the backend maps them to its own words (SLURM: ``--gres=gpu[:type]:N``).
+    gpus: int = 0
+    gpu_type: str | None = None
+
+    def gpus_text(self) -> str:
+        """"1 GPU", "2 GPUs of type a100", or "no GPU", for the user to read."""
+        if not self.gpus:
+            return "no GPU"
+        kind = f" of type {self.gpu_type}" if self.gpu_type else ""
+        return f"{self.gpus} GPU{'' if self.gpus == 1 else 's'}{kind}"
 
 
-#: What a flavour says of its resources; every other setting of it but its modules is a batch
-#: option.
-RESOURCES = ("cpus_per_task", "mem_mb", "runtime")
+#: What a flavour says of its resources (every backend's words); every other setting of it but its
+#: modules is a batch option.
+RESOURCES = ("cpus_per_task", "mem_mb", "runtime", "gpus", "gpu_type")
 
 
 @dataclass(frozen=True)
@@ -163,7 +174,7 @@ def load_site(profile: Path | None = None) -> Site:
 
 
 def _flavour(name: str, values: dict, batch_defaults: dict) -> Flavour:
-    resources = {key: values[key] for key in RESOURCES}
+    resources = {key: values[key] for key in RESOURCES if key in values}
     options = {key: value for key, value in values.items() if key not in (*RESOURCES, "modules")}
     return Flavour(name=name, **resources, batch_options={**batch_defaults, **options},
                    modules=tuple(values.get("modules", ())))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ...errors import ConfigError
 
 if TYPE_CHECKING:
+    from ...settings.config import Flavour
     from ..job import JobSpec
 
 #: The backends there are, by the name the site's ``backend`` setting gives them.
@@ -100,6 +101,7 @@ class Accounted:
     end: float | None  # None: still running
     cpus: int
     mem_mb: int | None  # None: accounting does not say
+    gpus: int | None = None  # None: accounting does not count GPUs
 
 
 class Backend(ABC):
@@ -130,6 +132,12 @@ class Backend(ABC):
     @abstractmethod
     def statuses(self, jobs: list[dict]) -> dict[str, JobStatus]:
         """The status of each job (by id), with one question to the batch system at most."""
+
+    @abstractmethod
+    def check_resources(self, flavour: Flavour) -> str | None:
+        """Before anything of a launch starts: UnavailableResources (one line, naming the flavour
+        and what there is) if the flavour asks for what this backend cannot give; else what the
+        batch system offers for it, for ``--check`` (None: nothing needed asking)."""
 
     @abstractmethod
     def cancel(self, job: dict) -> None:

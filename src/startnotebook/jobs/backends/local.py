@@ -16,6 +16,8 @@ import socket
 import subprocess
 import time
 
+from ...errors import UnavailableResources
+from ...settings.config import Flavour
 from ..job import JobSpec, check_container, server_command
 from . import ENDED, GONE, RUNNING, UNKNOWN, Backend, JobStatus
 
@@ -81,6 +83,17 @@ class LocalBackend(Backend):
             "start_ticks": _process_start_ticks(process.pid),
             "ends": time.time() + spec.flavour.runtime * 60,
         }
+
+    def check_resources(self, flavour: Flavour) -> str | None:
+        # A process here is given nothing: it would see every GPU of the machine, or none, and
+        # share them with whatever else runs. A flavour that asks for GPUs is the site's promise
+        # of an allocation, which only a batch system keeps.
+        if flavour.gpus:
+            raise UnavailableResources(
+                f"flavour {flavour.name} asks for {flavour.gpus_text()}, which the local backend cannot "
+                "give (it runs the server on this machine and allots nothing); use a profile with a "
+                "batch system, e.g. --profile slurm")
+        return None
 
     def _is_ours(self, job: dict) -> bool:
         ticks = _process_start_ticks(int(job["id"]))

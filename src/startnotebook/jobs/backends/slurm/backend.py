@@ -18,7 +18,8 @@ import shlex
 import subprocess
 from datetime import datetime
 
-from ....errors import ControllerUnreachable, SubmitError
+from ....errors import ControllerUnreachable, SubmitError, UnavailableResources
+from ....settings.config import Flavour
 from ...job import JobSpec, check_container, server_command
 from .. import COMPLETED, ENDED, FAILED, GONE, PENDING, RUNNING, UNKNOWN, WALL_TIME, Accounted, Backend, JobStatus
 
@@ -65,8 +66,15 @@ def sbatch_command(spec: JobSpec) -> list[str]:
         command.append(f"--partition={options['slurm_partition']}")
     if options.get("slurm_account"):
         command.append(f"--account={options['slurm_account']}")
+    if flavour.gpus:
+        command.append(f"--gres={gres(flavour)}")
     command += shlex.split(options.get("slurm_extra") or "")
     return command + [str(spec.job_script_file)]
+
+
+def gres(flavour: Flavour) -> str:
+    """The flavour's GPUs as SLURM's generic resource: gpu[:type]:N."""
+    return ":".join(["gpu", *([flavour.gpu_type] if flavour.gpu_type else []), str(flavour.gpus)])
 
 
 def _ask(command: list[str]) -> subprocess.CompletedProcess:
@@ -181,6 +189,19 @@ class SlurmBackend(Backend):
         return {job_id: found.get(job_id, gone)
                 for job_id in ids}
 
+    def check_resources(self, flavour: Flavour) -> str | None:
+        """A GPU flavour only: one ``sinfo`` for every partition's nodes' GRES (a launch without
+        GPUs asks the controller nothing here)."""
+        if not flavour.gpus:
+            return None
+        result = _ask(["sinfo", "--noheader", "--format=%P %G"])
+        if result.returncode != 0:
+            message = _last_line(result.stderr)
+            if _unreachable(result.stderr):
+                raise ControllerUnreachable(f"the SLURM controller cannot be reached: {message}")
+            raise ControllerUnreachable(f"sinfo failed: {message}")
+        return check_gpus(flavour, result.stdout)
+
     def cancel(self, job: dict) -> None:
         result = _ask(["scancel", "--quiet", job["id"]])
         if result.returncode != 0 and "Invalid job id" not in result.stderr:
@@ -214,8 +235,87 @@ class SlurmBackend(Backend):
             job_id, start, end, cpus, tres = line.split("|")
             started = _slurm_time(start)
             if job_id in job_ids and started is not None:
-                found[job_id] = Accounted(started, _slurm_time(end), int(cpus), _memory_mb(tres))
+                found[job_id] = Accounted(started, _slurm_time(end), int(cpus), _memory_mb(tres),
+                                          _gpus(tres))
         return found
+
+
+# --- GPUs: what the flavour may use, and what sinfo says the nodes have ---------------------------
+def partitions_of(flavour: Flavour) -> list[str]:
+    """The partitions the flavour's job may go to, as sbatch reads its options (slurm_extra comes
+    last: its --partition wins); [] for the cluster's default partition."""
+    chosen = flavour.batch_options.get("slurm_partition") or ""
+    words = shlex.split(flavour.batch_options.get("slurm_extra") or "")
+    for index, word in enumerate(words):
+        if word in ("-p", "--partition") and index + 1 < len(words):
+            chosen = words[index + 1]
+        elif word.startswith("--partition="):
+            chosen = word.split("=", 1)[1]
+        elif word.startswith("-p") and not word.startswith("--") and len(word) > 2:
+            chosen = word[2:]
+    return [name for name in chosen.split(",") if name]
+
+
+def node_gpus(gres: str) -> dict[str | None, int]:
+    """GPUs by type (None: untyped) of a node whose GRES sinfo's %G says: "gpu:2",
+    "gpu:a100:4(S:0-1),gpu:v100:2", "(null)"."""
+    found: dict[str | None, int] = {}
+    for entry in re.split(r",(?![^(]*\))", gres):  # no split inside "(S:0,1)"
+        parts = re.sub(r"\(.*\)$", "", entry.strip()).split(":")
+        if parts[0] != "gpu" or len(parts) not in (2, 3) or not re.fullmatch(r"[0-9]+", parts[-1]):
+            continue
+        kind = parts[1] if len(parts) == 3 else None
+        found[kind] = found.get(kind, 0) + int(parts[-1])
+    return found
+
+
+def gpu_offers(sinfo: str) -> tuple[dict[str, list[dict[str | None, int]]], str | None]:
+    """``sinfo --noheader --format='%P %G'``: each partition's kinds of node by their GPUs, and
+    the default partition (sinfo marks it with "*")."""
+    offers: dict[str, list[dict[str | None, int]]] = {}
+    default = None
+    for line in sinfo.splitlines():
+        partition, _, gres = line.strip().partition(" ")
+        if not partition:
+            continue
+        if partition.endswith("*"):
+            partition = default = partition[:-1]
+        offers.setdefault(partition, []).append(node_gpus(gres.strip()))
+    return offers, default
+
+
+def _fits(node: dict[str | None, int], flavour: Flavour) -> bool:
+    """One node has the flavour's GPUs (a session is one task on one node)."""
+    have = node.get(flavour.gpu_type, 0) if flavour.gpu_type else sum(node.values())
+    return have >= flavour.gpus
+
+
+def _gres_text(node: dict[str | None, int]) -> str:
+    return ",".join(f"gpu:{kind}:{count}" if kind else f"gpu:{count}" for kind, count in node.items()) \
+        or "no GPU"
+
+
+def _nodes_text(offers: dict[str, list[dict[str | None, int]]], partitions: list[str]) -> str:
+    return ", ".join(f"{name} " + " or ".join(dict.fromkeys(_gres_text(node) for node in offers[name]))
+                     for name in partitions)
+
+
+def check_gpus(flavour: Flavour, sinfo: str) -> str:
+    """Which partitions the flavour may use have a node with its GPUs (for ``--check``); else
+    UnavailableResources naming the flavour and what the cluster's nodes have."""
+    offers, default = gpu_offers(sinfo)
+    named = partitions_of(flavour)
+    usable = named or ([default] if default else [])
+    fitting = [name for name in usable if any(_fits(node, flavour) for node in offers.get(name, []))]
+    if fitting:
+        return f"partition{'s' if len(fitting) > 1 else ''} {_nodes_text(offers, fitting)} per node"
+    if named:
+        where = f"partition{'s' if len(named) > 1 else ''} {', '.join(named)}"
+    else:
+        where = f"the default partition {default}" if default else "the default partition"
+    raise UnavailableResources(
+        f"flavour {flavour.name} asks for {flavour.gpus_text()} (--gres={gres(flavour)}), which no node "
+        f"of {where} has; the cluster's nodes have: {_nodes_text(offers, list(offers)) or 'nothing sinfo shows'}")
 
 
 def _memory_mb(tres: str) -> int | None:
@@ -224,6 +324,16 @@ def _memory_mb(tres: str) -> int | None:
         return None
     factor = {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2)]
     return round(float(match.group(1)) * factor)
+
+
+def _gpus(tres: str) -> int | None:
+    """GPUs in sacct's AllocTRES ("cpu=1,gres/gpu=1,mem=8G,node=1"; a typed count such as
+    gres/gpu:a100=1 comes beside the total); None where it names none (a job without GPUs, or
+    accounting that does not count them: the records say)."""
+    match = re.search(r"(?:^|,)gres/gpu=([0-9]+)", tres)
+    if match:
+        return int(match.group(1))
+    return None
 
 
 def _slurm_time(text: str) -> float | None:
