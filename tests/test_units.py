@@ -170,6 +170,24 @@ def test_own_kernels_come_from_trusted_folders_only_and_a_container_sees_the_bou
                for skipped in boxed.skipped)
 
 
+def test_a_kernels_folder_the_user_cannot_list_is_skipped_with_why(tmp_path, monkeypatch):
+    from startnotebook.launch.own_kernels import own_kernels
+
+    kernel_spec(tmp_path / "hidden", "secret")
+    listing = Path.iterdir
+
+    def refused(path):
+        if path == tmp_path / "hidden" / "kernels":
+            raise PermissionError(13, "Permission denied")
+        return listing(path)
+
+    monkeypatch.setattr(Path, "iterdir", refused)
+    found = own_kernels({"JUPYTER_PATH": str(tmp_path / "hidden")}, Container(), tmp_path / "session")
+    assert not found.offered
+    assert [(skipped.where, skipped.why) for skipped in found.skipped] == [
+        (tmp_path / "hidden" / "kernels", "cannot be read: Permission denied")]
+
+
 def test_the_server_offers_own_kernels_renaming_a_clash_as_home(tmp_path):
     from traitlets.config import Config
 

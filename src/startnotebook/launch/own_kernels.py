@@ -67,7 +67,12 @@ def own_kernels(environ: Mapping[str, str], container: Container, session_folder
         if untrusted is not None:
             skipped.append(Skipped(folder, untrusted[1]))
             continue
-        for spec in sorted(path for path in folder.iterdir() if (path / "kernel.json").is_file()):
+        try:
+            specs = sorted(path for path in folder.iterdir() if (path / "kernel.json").is_file())
+        except OSError as error:  # a folder the user may not list
+            skipped.append(Skipped(folder, f"cannot be read: {error.strerror or type(error).__name__}"))
+            continue
+        for spec in specs:
             kernel, why = _read(spec)
             if why is None and container.runtime != "none":
                 why = _out_of_reach(kernel, container, session_folder)
