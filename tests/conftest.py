@@ -130,6 +130,10 @@ def cluster_user(slurm, name: str, **site):
         yield user
     finally:
         subprocess.run(["scancel", "--quiet", "-u", user.account.name], env=slurm.env)
+        # A cancelled session ends cleanly (its server saves first): the next test finds the
+        # cluster's cores free only once its job is gone.
+        wait_until(lambda: not subprocess.run(["squeue", "-h", "-u", user.account.name, "-o", "%i"], env=slurm.env,
+                                              capture_output=True, text=True).stdout.strip(), 60)
         user.account.remove()
 
 
