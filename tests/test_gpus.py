@@ -85,6 +85,10 @@ def test_a_gpu_flavour_gets_one_gpu_and_its_kernel_sees_it(slurm, researcher, gp
         "import json, os; print(json.dumps({key: os.environ.get(key) for key in "
         "('CUDA_VISIBLE_DEVICES', 'SLURM_JOB_ID', 'USER')}))"))
     kernel.close()
+    api = jupyter.http.get(f"{url}/startnotebook/api/session", timeout=10)
+    api.raise_for_status()
+    validate(api.json(), "session-api.schema.json")
+    assert api.json()["flavour"]["gpus"] == 1
     assert seen["SLURM_JOB_ID"] == job_id and seen["USER"] == researcher.account.name
     assert seen["CUDA_VISIBLE_DEVICES"] in ("0", "1"), seen
 

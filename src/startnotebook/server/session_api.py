@@ -70,6 +70,7 @@ class SessionClock(Configurable):
     cpus = Integer(0, config=True, help="The flavour's cores.")
     memory_mb = Integer(0, config=True, help="The flavour's memory in MB.")
     wall_time_minutes = Integer(0, config=True, help="The flavour's wall-time limit (0: none).")
+    gpus = Integer(0, config=True, help="The flavour's GPUs (0: none).")
     warn_before_wall_time = List(
         Integer(), config=True, help="Seconds before the wall time's end at which users are warned.")
     warn_before_notebook_timeout = List(
@@ -160,7 +161,7 @@ class SessionClock(Configurable):
             "job_id": self.job_id,
             "node": socket.gethostname(),
             "flavour": {"name": self.flavour, "cpus": self.cpus, "memory_mb": self.memory_mb,
-                        "wall_time_minutes": self.wall_time_minutes},
+                        "wall_time_minutes": self.wall_time_minutes, "gpus": self.gpus},
             "timeouts": {"kernel": int(self.kernel_manager.cull_idle_timeout),
                          "notebook": self.notebook_timeout},
             "now": iso(now),
