@@ -7,6 +7,7 @@ the test cluster, with real Jupyter."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -68,8 +69,10 @@ def test_a_rows_environment_is_built_once_as_a_batch_job_and_offered_as_its_kern
     assert json.loads(record.read_text())["kernels"] == ["analysis"]
     assert researcher.startnotebook("stop", "analysed").returncode == 0
 
-    # Unchanged: found as built, nothing is built again.
+    # Unchanged: found as built, nothing is built again, though the recipe's file is newer than
+    # the environment (as in a fresh clone of the project): the digest says what changed.
     built = log.stat().st_mtime
+    os.utime(project / "kernels" / "analysis" / "requirements.txt")
     check = researcher.startnotebook("--profile", "slurm", "--name", "analysed", "--check", cwd=project)
     assert re.search(r"project kernels\s+: analysis \(built: ", check.stdout), check.stdout
     again = researcher.startnotebook("--profile", "slurm", "--name", "analysed", "--notebook-timeout", "60",

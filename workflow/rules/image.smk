@@ -2,11 +2,13 @@
 # as notebook-<digest of the recipe>. A changed recipe is a new image; an unchanged one is found
 # as built. The recipe is staged next to the images first, so that the build (not a local rule:
 # under profiles/slurm a batch job on a compute node) needs nothing but its input folder.
+# The names carry the recipe's digest, so a newer file time (a fresh clone, a touched recipe) is
+# no reason to build again: the inputs are ancient().
 
 
 rule image_recipe:
     input:
-        lambda wildcards: SESSIONS.recipe_of(wildcards.image_dir, wildcards.digest),
+        ancient(lambda wildcards: SESSIONS.recipe_of(wildcards.image_dir, wildcards.digest)),
     output:
         directory("{image_dir}/recipes/{digest}"),
     log:
@@ -18,7 +20,7 @@ rule image_recipe:
 
 rule image:
     input:
-        "{image_dir}/recipes/{digest}",
+        ancient("{image_dir}/recipes/{digest}"),
     output:
         directory("{image_dir}/notebook-{digest}"),
     log:

@@ -2,13 +2,14 @@
 # environment built from the project's kernels/NAME/requirements.txt into the site's image folder
 # as kernels/NAME-<digest>, whose marker .built says it is whole. An unchanged recipe is found as
 # built. As for images, the recipe is staged first, so that the build (under profiles/slurm a batch
-# job on a compute node) needs nothing but its input folder.
+# job on a compute node) needs nothing but its input folder. Named by digest, so file times do not
+# count (ancient()).
 
 
 rule environment_recipe:
     input:
-        lambda wildcards: str(SESSIONS.environment(wildcards.image_dir, wildcards.environment).recipe
-                              / environments.RECIPE_FILE),
+        ancient(lambda wildcards: str(SESSIONS.environment(wildcards.image_dir, wildcards.environment).recipe
+                                      / environments.RECIPE_FILE)),
     output:
         directory("{image_dir}/kernels/recipes/{environment}"),
     log:
@@ -21,7 +22,7 @@ rule environment_recipe:
 
 rule environment:
     input:
-        "{image_dir}/kernels/recipes/{environment}",
+        ancient("{image_dir}/kernels/recipes/{environment}"),
     output:
         "{image_dir}/kernels/{environment}/.built",
     log:
