@@ -240,5 +240,6 @@ def container_profile(user: User, **site: dict) -> Path:
     (profile / "config.yaml").write_text("configfile: site.yaml\n")
     container = {"runtime": "charliecloud", "image_dir": str(IMAGE_DIR), "binds": ["/srv"],
                  **site.get("container", {})}
-    (profile / "site.yaml").write_text(yaml.safe_dump({"backend": "local", "container": container}))
+    others = {key: value for key, value in site.items() if key != "container"}
+    (profile / "site.yaml").write_text(yaml.safe_dump({"backend": "local", **others, "container": container}))
     return profile

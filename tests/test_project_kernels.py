@@ -1,8 +1,9 @@
 """A project's environments as the session's kernels: a sheet row with ``kernels: analysis`` and
 the project's ``kernels/analysis/requirements.txt`` (one small PyPI package). The workflow builds
 the environment once, as a batch job under --profile slurm, and the session offers kernel
-"analysis", which imports the package; the next launch builds nothing. As an ordinary user on
-the test cluster, with real Jupyter."""
+"analysis", which imports the package; the next launch builds nothing. In the Charliecloud image
+the environment is built with the image's Python, in the image, and its kernel runs there. As an
+ordinary user on the test cluster, with real Jupyter."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import re
 
 import pytest
 
-from conftest import cluster_user, slurm_test_cluster
+from conftest import cluster_user, container_profile, slurm_test_cluster
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.slurm
@@ -43,6 +44,14 @@ def build_logs(researcher) -> list:
     return sorted((researcher.home / ".cache/startnotebook/images/kernels").glob("analysis-*.log"))
 
 
+def kernel_sees(jupyter: JupyterSession, kernel_name: str, code: str):
+    kernel = jupyter.connect(jupyter.start_kernel(kernel_name))
+    try:
+        return json.loads(kernel.execute(code))
+    finally:
+        kernel.close()
+
+
 def test_a_rows_environment_is_built_once_as_a_batch_job_and_offered_as_its_kernel(slurm, researcher, project):
     check = researcher.startnotebook("--profile", "slurm", "--name", "analysed", "--check", cwd=project)
     assert check.returncode == 0, check.stderr
@@ -59,11 +68,7 @@ def test_a_rows_environment_is_built_once_as_a_batch_job_and_offered_as_its_kern
     jupyter = JupyterSession(*parse_banner(launched.stdout))
     specs = jupyter.api("GET", "kernelspecs").json()["kernelspecs"]
     assert {"analysis", "python3"} <= set(specs), specs
-    kernel = jupyter.connect(jupyter.start_kernel("analysis"))
-    try:
-        seen = json.loads(kernel.execute("import json, sys, six; print(json.dumps([sys.prefix, six.__name__]))"))
-    finally:
-        kernel.close()
+    seen = kernel_sees(jupyter, "analysis", "import json, sys, six; print(json.dumps([sys.prefix, six.__name__]))")
     assert seen == [environment, "six"]
     record = sorted((researcher.home / "analysed/.startnotebook/launches").glob("*/launch.json"))[-1]
     assert json.loads(record.read_text())["kernels"] == ["analysis"]
@@ -88,3 +93,24 @@ def test_a_kernel_without_its_recipe_is_refused_before_anything_is_submitted(res
         assert refused.returncode != 0 and refused.stderr.count("\n") == 1, refused.stderr
         assert "kernel nosuch: the project has no nosuch/requirements.txt" in refused.stderr
     assert not list((researcher.home / "misnamed").rglob("launch.json"))
+
+
+def test_in_the_image_the_environment_is_built_with_the_images_python_and_its_kernel_runs_there(
+        researcher, project, notebook_image):
+    images = researcher.home / ".cache" / "startnotebook" / "images"
+    container_profile(researcher, flavours=TINY, container={
+        "image": str(notebook_image), "image_dir": str(images), "build_proxy": slurm_test_cluster.PROXY_URL})
+    researcher.owns(researcher.home / ".config")
+    before = set(build_logs(researcher))
+    launched = researcher.startnotebook("--profile", "container", "--name", "analysed", "--notebook-timeout", "60",
+                                        cwd=project, timeout=900)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    [log] = set(build_logs(researcher)) - before  # another environment: the image's Python is another
+    assert "$ ch-run " in log.read_text(), log.read_text()[:1000]
+    jupyter = JupyterSession(*parse_banner(launched.stdout))
+    assert "analysis" in jupyter.api("GET", "kernelspecs").json()["kernelspecs"]
+    seen = kernel_sees(jupyter, "analysis", "import json, os, sys, six; print(json.dumps("
+                       "[sys.prefix, sys.base_prefix, os.path.isdir('/opt/startnotebook/startnotebook'), six.__name__]))")
+    # The kernel runs in the image (the package is bound there only), its prefix where it is bound.
+    assert seen == [f"/opt/startnotebook/kernels/{log.stem}", "/usr", True, "six"], seen
+    assert researcher.startnotebook("stop", "analysed").returncode == 0

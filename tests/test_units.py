@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from startnotebook import server
-from startnotebook.errors import InvalidRequest
+from startnotebook.errors import ConfigError, InvalidRequest
 from startnotebook.jobs import environments
 from startnotebook.jobs.backends import from_inside
 from startnotebook.jobs.backends.slurm import backend as slurm
@@ -19,6 +20,8 @@ from startnotebook.jobs.job import Container, JobSpec, job_script
 from startnotebook.sessions import names
 from startnotebook.sessions.records import Damaged, LaunchRecord, read_json
 from startnotebook.settings import config, project, session_settings
+
+REPO = Path(__file__).resolve().parent.parent
 
 FOLDER = Path("/home/ada/exp")
 RECORD = LaunchRecord(FOLDER / ".startnotebook/launches/20261128T120000Z-abcdef")
@@ -108,26 +111,65 @@ def test_a_projects_kernel_is_its_recipe_folder_and_its_environment_is_named_by_
     settings = session_settings.session_settings(config.load_site(None), "exp", {"kernels": ["analysis"]},
                                                  tmp_path / "project")
     assert settings.kernels == (recipe,)
-    first = environments.environment_of(tmp_path / "images", recipe, "/usr/bin/python3")
+    first = environments.environment_of(tmp_path / "images", recipe)
     assert re.fullmatch(r"analysis-[0-9a-f]{12}", first.path.name) and first.path.parent == tmp_path / "images/kernels"
     assert first.kernel_dir == first.path / "share/jupyter/kernels" and not first.built
-    assert environments.environment_of(tmp_path / "images", recipe, "/usr/bin/python3") == first
-    assert environments.environment_of(tmp_path / "images", recipe, "/opt/python3.12/bin/python3") != first
+    assert first.python == environments.kernel_python() and first.image is None
+    assert environments.environment_of(tmp_path / "images", recipe) == first
     (recipe / "requirements.txt").write_text("six\ntoolz\n")
-    assert environments.environment_of(tmp_path / "images", recipe, "/usr/bin/python3").path != first.path
+    assert environments.environment_of(tmp_path / "images", recipe).path != first.path
     with pytest.raises(InvalidRequest, match="^kernel other: the project has no other/requirements.txt"):
-        environments.environment_of(tmp_path / "images", recipe.with_name("other"), "/usr/bin/python3")
+        environments.environment_of(tmp_path / "images", recipe.with_name("other"))
+
+    # In a container: built with the image's Python, for that image, seen where the image binds it.
+    boxed = environments.environment_of(tmp_path / "images", recipe, Container("charliecloud", "/i/notebook-a"))
+    assert boxed.python == "/usr/bin/python3" and boxed.path.parent == tmp_path / "images/kernels"
+    assert boxed.kernel_dir == Path("/opt/startnotebook/kernels") / boxed.path.name / "share/jupyter/kernels"
+    other_image = environments.environment_of(tmp_path / "images", recipe, Container("charliecloud", "/i/notebook-b"))
+    assert len({boxed.path, other_image.path, environments.environment_of(tmp_path / "images", recipe).path}) == 3
 
 
-def test_a_projects_kernels_need_a_project_and_no_container(tmp_path):
+def test_a_projects_kernels_need_a_project_and_an_image_that_can_hold_them(tmp_path):
     with pytest.raises(InvalidRequest, match="declare them in a project's sessions sheet"):
         session_settings.session_settings(config.load_site(None), "exp", {"kernels": ["analysis"]})
-    profile = tmp_path / "site-profile"
-    profile.mkdir()
-    (profile / "config.yaml").write_text("")
-    (profile / "site.yaml").write_text("container: {runtime: charliecloud}\n")
-    with pytest.raises(InvalidRequest, match="without a container"):
-        session_settings.session_settings(config.load_site(profile), "exp", {"kernels": ["analysis"]}, tmp_path)
+    recipe = tmp_path / "kernels" / "analysis"
+    recipe.mkdir(parents=True)
+    (recipe / "requirements.txt").write_text("six\n")
+    wanted = (environments.environment_of(tmp_path, recipe),)
+    image = tmp_path / "notebook-0123456789ab"
+    (image / "opt/startnotebook").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="^kernels analysis: the image has no folder /opt/startnotebook/kernels"):
+        environments.check_image(wanted, str(image))
+    (image / "opt/startnotebook/kernels").mkdir()
+    environments.check_image(wanted, str(image))
+    # An image still to build: its recipe says whether it will have the folder.
+    environments.check_image(wanted, str(tmp_path / "notebook-none"), REPO / "envs" / "notebook")
+    old_recipe = tmp_path / "old-recipe"
+    old_recipe.mkdir()
+    (old_recipe / "mount-points.txt").write_text("/home\n/opt/startnotebook/startnotebook\n")
+    with pytest.raises(ConfigError, match="bind the project's environments on"):
+        environments.check_image(wanted, str(tmp_path / "notebook-none"), old_recipe)
+
+
+def test_an_environment_in_an_image_is_built_there_where_the_session_sees_it(tmp_path, monkeypatch):
+    recipe = tmp_path / "kernels" / "analysis"
+    recipe.mkdir(parents=True)
+    (recipe / "requirements.txt").write_text("six\n")
+    environment = environments.environment_of(tmp_path / "images", recipe, Container("charliecloud", "/i/notebook-a"))
+    environments.stage_recipe(environment, "http://proxy:3128", tmp_path / "stage.log")
+    ran = []
+    monkeypatch.setattr(environments.subprocess, "run",
+                        lambda argv, **kwargs: ran.append(argv) or subprocess.CompletedProcess(argv, 0))
+    environments.build(environment.staged, environment.marker, tmp_path / "build.log")
+    inside = f"/opt/startnotebook/kernels/{environment.path.name}"
+    venv, pip = ran
+    assert venv[0] == "ch-run" and f"--bind={environment.path.parent}:/opt/startnotebook/kernels" in venv
+    assert venv[venv.index("--") + 1:] == ["/usr/bin/python3", "-m", "venv", inside]
+    assert "--set-env=https_proxy=http://proxy:3128" in pip
+    assert pip[pip.index("--") + 1:][:3] == [f"{inside}/bin/python", "-m", "pip"]
+    assert pip[-1] == f"/opt/startnotebook/kernels/recipes/{environment.path.name}/requirements.txt"
+    spec = json.loads((environment.path / "share/jupyter/kernels/analysis/kernel.json").read_text())
+    assert spec["argv"][0] == f"{inside}/bin/python" and environment.built
 
 
 def test_the_servers_kernel_specs_put_the_projects_environments_first():

@@ -8,7 +8,8 @@ Inside, whatever the runtime: HOME and the working directory are the session fol
 configured host folders (homes, project space, /cvmfs) are bound at their own paths where they
 exist, the startnotebook package is bound at /opt/startnotebook, and the command runs as the user.
 The package's JupyterLab extension (the session's clock) is bound at LABEXTENSION_MOUNT, where the
-image's JupyterLab 4 finds it (JUPYTER_PATH names its share/jupyter; job.py).
+image's JupyterLab 4 finds it (JUPYTER_PATH names its share/jupyter; job.py), and a session with a
+project's environments as kernels sees the site's folder of them at KERNELS_MOUNT.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: (envs/notebook/mount-points.txt makes the folder the extension is bound on).
 JUPYTER_DATA_MOUNT = f"{PACKAGE_MOUNT}/share/jupyter"
 LABEXTENSION_MOUNT = f"{JUPYTER_DATA_MOUNT}/labextensions/startnotebook"
+#: Inside an image: the site's folder of a project's environments (<image_dir>/kernels), where they
+#: are built and run (jobs/environments.py; envs/notebook/mount-points.txt makes the folder).
+KERNELS_MOUNT = f"{PACKAGE_MOUNT}/kernels"
 #: Where an image's Python keeps JupyterLab (Debian's and pip's places).
 _IMAGE_JUPYTERLAB = ("usr/lib/python3*/*-packages/jupyterlab-*.dist-info",
                      "usr/local/lib/python3*/*-packages/jupyterlab-*.dist-info",

@@ -9,10 +9,14 @@ Python and the proxy), so that the build, a batch job under ``--profile slurm``,
 but that folder. The environment carries its kernel spec (``share/jupyter/kernels/NAME``), which
 the session's server offers as kernel "NAME".
 
-The Python is the one the session's kernels run with: this tool's own interpreter's base (a
-virtual environment of a virtual environment is one of its base interpreter), here Debian's.
-A venv is not relocatable, so it is built where it stays, and a marker written last (``.built``,
-the rule's output) says it is whole: a build that died halfway is removed and done again.
+The Python is the one the session's kernels run with: without a container this tool's own
+interpreter's base (a virtual environment of a virtual environment is one of its base
+interpreter), here Debian's; in a container the image's (container.python), the build running
+in the image with the site's environments folder (``<image_dir>/kernels``) bound at
+KERNELS_MOUNT, where the session's server sees it too (containers.ContainerRun). A venv is not
+relocatable, so it is built where it stays, as the session sees it, and a marker written last
+(``.built``, the rule's output) says it is whole: a build that died halfway is removed and done
+again.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EnvironmentBuildError, InvalidRequest
+from ..errors import ConfigError, EnvironmentBuildError, InvalidRequest
 from .backends import job_id_here
+from .containers import IMAGE_PATH, KERNELS_MOUNT, ContainerRun, get_runtime
 from .staging import one_build_of, stage
 
 RECIPE_FILE = "requirements.txt"
@@ -45,6 +50,14 @@ class Environment:
     recipe: Path  # the project's kernels/NAME folder
     path: Path  # <image_dir>/kernels/NAME-<digest>
     python: str
+    #: The image it is built in and for (its Python is the image's), or None: no container.
+    image: str | None = None
+    runtime: str = "none"
+
+    @property
+    def seen_at(self) -> Path:
+        """Where the session (its server and kernels) finds the environment."""
+        return Path(KERNELS_MOUNT) / self.path.name if self.image else self.path
 
     @property
     def marker(self) -> Path:
@@ -56,8 +69,9 @@ class Environment:
 
     @property
     def kernel_dir(self) -> Path:
-        """Where the environment's kernel spec is: a ``kernels`` folder as Jupyter reads one."""
-        return self.path / "share" / "jupyter" / "kernels"
+        """Where the session's server finds the environment's kernel spec: a ``kernels`` folder
+        as Jupyter reads one."""
+        return self.seen_at / "share" / "jupyter" / "kernels"
 
     @property
     def built(self) -> bool:
@@ -69,26 +83,61 @@ def kernel_python() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
 
-def recipe_digest(recipe: Path, python: str) -> str:
+def recipe_digest(recipe: Path, python: str, image: str | None = None) -> str:
     digest = hashlib.sha256()
-    for part in ((recipe / RECIPE_FILE).read_bytes(), python.encode(), " ".join(KERNEL_PACKAGES).encode()):
+    parts = [(recipe / RECIPE_FILE).read_bytes(), python.encode(), " ".join(KERNEL_PACKAGES).encode()]
+    if image is not None:  # another image is another Python, even at the same path
+        parts.append(image.encode())
+    for part in parts:
         digest.update(part + b"\0")
     return digest.hexdigest()[:12]
 
 
-def environment_of(image_dir: Path, recipe: Path, python: str) -> Environment:
-    """The environment of the project's recipe folder ``recipe`` (kernels/NAME), checked."""
+def environment_of(image_dir: Path, recipe: Path, container=None) -> Environment:
+    """The environment of the project's recipe folder ``recipe`` (kernels/NAME), checked, for
+    a session in ``container`` (jobs.job.Container; None or runtime "none": no container)."""
     if not (recipe / RECIPE_FILE).is_file():
         raise InvalidRequest(f"kernel {recipe.name}: the project has no {recipe.name}/{RECIPE_FILE} "
                              f"(looked for {recipe / RECIPE_FILE})")
-    path = image_dir / "kernels" / f"{recipe.name}-{recipe_digest(recipe, python)}"
-    return Environment(recipe.name, recipe, path, python)
+    if container is None or container.runtime == "none":
+        python, image, runtime = kernel_python(), None, "none"
+    else:
+        python, image, runtime = container.python, container.image, container.runtime
+    path = image_dir / "kernels" / f"{recipe.name}-{recipe_digest(recipe, python, image)}"
+    return Environment(recipe.name, recipe, path, python, image, runtime)
+
+
+def image_problem(image: str | None, recipe: Path | None = None) -> str | None:
+    """Why the session's image cannot hold the project's environments (no folder to bind them
+    on), or None: read from a directory image, or from the recipe of one still to build; an
+    image file (Apptainer's) is not judged."""
+    root = Path(image) if image else None
+    if root is not None and root.is_dir():
+        missing = not (root / KERNELS_MOUNT.lstrip("/")).is_dir()
+    elif recipe is not None and (recipe / "mount-points.txt").is_file():
+        missing = KERNELS_MOUNT not in (recipe / "mount-points.txt").read_text().split()
+    else:
+        return None
+    if missing:
+        return (f"the image has no folder {KERNELS_MOUNT} to bind the project's environments on "
+                "(a recipe's mount-points.txt makes it, as envs/notebook's does)")
+    return None
+
+
+def check_image(environments: tuple[Environment, ...], image: str | None, recipe: Path | None = None) -> None:
+    """ConfigError now, before anything is written, if the session's environments cannot be
+    seen in its image."""
+    problem = image_problem(image, recipe) if environments else None
+    if problem:
+        raise ConfigError(f"kernels {', '.join(e.name for e in environments)}: {problem}")
 
 
 def stage_recipe(environment: Environment, proxy: str | None, log: Path) -> None:
     """Copy the recipe with its build settings where the build (maybe a batch job) finds them."""
     stage({RECIPE_FILE: environment.recipe / RECIPE_FILE},
-          {"name": environment.name, "python": environment.python, "proxy": proxy}, environment.staged)
+          {"name": environment.name, "python": environment.python, "proxy": proxy,
+           "image": environment.image, "runtime": environment.runtime, "seen_at": str(environment.seen_at)},
+          environment.staged)
     log.write_text(f"staged {environment.recipe} as {environment.staged}\n")
 
 
@@ -110,14 +159,17 @@ def build(staged: Path, marker: Path, log_path: Path) -> None:
 
 def _build(staged: Path, dest: Path, log_path: Path) -> None:
     settings = json.loads((staged / "build.json").read_text())
-    env = dict(os.environ)
-    if settings.get("proxy"):
-        env.update(http_proxy=settings["proxy"], https_proxy=settings["proxy"])
-    python = dest / "bin" / "python"
+    proxies = {"http_proxy": settings["proxy"], "https_proxy": settings["proxy"]} if settings.get("proxy") else {}
+    env = {**os.environ, **proxies}
+    # The venv is built where the session sees it: in the image, its folder is bound there.
+    seen_at = Path(settings.get("seen_at") or dest)
+    in_image = _in_image(settings, dest, proxies)
+    # The staged recipe is in the environments' folder too (kernels/recipes/), so seen there.
+    recipe = seen_at.parent / staged.relative_to(dest.parent) / RECIPE_FILE
     commands = [
-        [settings["python"], "-m", "venv", str(dest)],
-        [str(python), "-m", "pip", "install", "--no-cache-dir", "--no-warn-script-location", "--quiet",
-         *KERNEL_PACKAGES, "-r", str(staged / RECIPE_FILE)],
+        in_image([settings["python"], "-m", "venv", str(seen_at)]),
+        in_image([str(seen_at / "bin" / "python"), "-m", "pip", "install", "--no-cache-dir",
+                  "--no-warn-script-location", "--quiet", *KERNEL_PACKAGES, "-r", str(recipe)]),
     ]
     with open(log_path, "w") as log:
         log.write(f"building {dest} in job {job_id_here() or 'none'} on {socket.gethostname()}\n")
@@ -127,16 +179,28 @@ def _build(staged: Path, dest: Path, log_path: Path) -> None:
             if subprocess.run(command, stdout=log, stderr=log, env=env, stdin=subprocess.DEVNULL).returncode:
                 raise EnvironmentBuildError(f"building the environment of kernel {settings['name']} failed at "
                                      f"{' '.join(command[:4])} ... (see {log_path})")
-    write_kernel_spec(dest, settings["name"])
+    write_kernel_spec(dest, seen_at, settings["name"])
     (dest / BUILT).write_text(json.dumps({"name": settings["name"], "digest": dest.name.rsplit("-", 1)[1]}) + "\n")
 
 
-def write_kernel_spec(dest: Path, name: str) -> None:
-    """The environment's kernel spec, as ``ipykernel install`` writes one."""
+def _in_image(settings: dict, dest: Path, proxies: dict[str, str]):
+    """How a build command runs: as it is without a container, else in the image, with the
+    environments' folder bound where the session sees it."""
+    if not settings.get("image"):
+        return lambda argv: argv
+    run = ContainerRun(settings["image"], (f"{dest.parent}:{KERNELS_MOUNT}",),
+                       KERNELS_MOUNT, {"PATH": IMAGE_PATH, "HOME": settings["seen_at"], **proxies})
+    runtime = get_runtime(settings["runtime"])
+    return lambda argv: runtime.wrap(run, argv)
+
+
+def write_kernel_spec(dest: Path, seen_at: Path, name: str) -> None:
+    """The environment's kernel spec, as ``ipykernel install`` writes one (its interpreter where
+    the session sees it)."""
     spec = dest / "share" / "jupyter" / "kernels" / name
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(dest / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [str(seen_at / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": name, "language": "python",
-        "metadata": {"debugger": True, "startnotebook": {"environment": str(dest)}},
+        "metadata": {"debugger": True, "startnotebook": {"environment": str(seen_at)}},
     }, indent=1) + "\n")

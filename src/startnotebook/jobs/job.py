@@ -26,7 +26,8 @@ from ..sessions.records import LaunchRecord
 from ..settings.config import Flavour
 from . import modules
 from .backends import JobFromInside
-from .containers import IMAGE_PATH, JUPYTER_DATA_MOUNT, PACKAGE_MOUNT, ContainerRun, existing_binds, get_runtime
+from .containers import (IMAGE_PATH, JUPYTER_DATA_MOUNT, KERNELS_MOUNT, PACKAGE_MOUNT, ContainerRun, existing_binds,
+                         get_runtime)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class Container:
     image: str | None = None
     python: str = "/usr/bin/python3"
     binds: tuple[str, ...] = ()
+    #: The site's folder of a project's environments, bound at KERNELS_MOUNT, if the session
+    #: has some as kernels (jobs/environments.py).
+    environments: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ def container_run_in(container: Container, folder: Path) -> ContainerRun:
            # The image's JupyterLab finds the session's clock there (containers.package_binds).
            "JUPYTER_PATH": JUPYTER_DATA_MOUNT}
     binds = existing_binds(list(container.binds), str(folder))
+    if container.environments:
+        binds += (f"{container.environments}:{KERNELS_MOUNT}",)
     return ContainerRun(container.image, binds, str(folder), env)
 
 

@@ -30,6 +30,7 @@ from ..errors import NotebookFetchError, StartNotebookError
 from ..jobs import environments, image
 from ..jobs.backends import get_backend
 from ..jobs.environments import Environment
+from ..jobs.job import Container
 from ..sessions.records import LAUNCH_ID
 from ..sessions.session import Session
 from ..settings import profiles
@@ -210,8 +211,7 @@ class Sessions:
         """The recipe of image notebook-DIGEST: one of a planned launch, a declared session or
         the shipped one (``snakemake IMAGE_DIR/notebook-DIGEST`` builds an image by itself)."""
         recipes = [plan.recipe for plan in self.plans.values() if plan.recipe is not None]
-        recipes += [base / fields["image"] if not Path(fields["image"]).is_absolute() else Path(fields["image"])
-                    for fields, base in self.declared.values() if fields.get("image")]
+        recipes += [_declared_recipe(fields, base) for fields, base in self.declared.values() if fields.get("image")]
         recipes.append(resources.notebook_recipe())
         for recipe in recipes:
             if image.recipe_digest(recipe) == digest:
@@ -227,16 +227,23 @@ class Sessions:
         session (``snakemake IMAGE_DIR/kernels/NAME/.built`` builds one by itself)."""
         wanted = [environment for plan in self.plans.values() for environment in plan.environments]
         if self.site is not None:
-            python = environments.kernel_python()
-            for fields, base in self.declared.values():
+            for session, (fields, base) in self.declared.items():
                 for kernel in fields.get("kernels") or ():
                     recipe = base / "kernels" / kernel
                     if (recipe / environments.RECIPE_FILE).is_file():
-                        wanted.append(environments.environment_of(Path(image_dir), recipe, python))
+                        wanted.append(environments.environment_of(Path(image_dir), recipe,
+                                                                  self._declared_container(session, fields, base)))
         for environment in wanted:
             if environment.path == Path(image_dir) / "kernels" / name:
                 return environment
         raise StartNotebookError(f"no kernel recipe of this run is environment {name} (in {image_dir}/kernels)")
+
+    def _declared_container(self, session: str, fields: dict, base: Path) -> Container | None:
+        """How declared ``session`` runs (its image, if any), or None if it cannot."""
+        try:
+            return image.container_for(self.site.container, _declared_recipe(fields, base), session)[0]
+        except StartNotebookError:
+            return None
 
     @property
     def build_proxy(self) -> str | None:
@@ -262,3 +269,11 @@ def abandon_unfinished(reason: str = "the launch workflow failed") -> None:
     Snakefile calls this too, see commands/init.py)."""
     for plan in _planned_in_this_process:
         plan.abandon(str(plan.failure) if plan.failure else reason)
+
+
+def _declared_recipe(fields: dict, base: Path) -> Path | None:
+    """A declared session's image recipe (relative to its project), or None."""
+    declared = fields.get("image")
+    if not declared:
+        return None
+    return Path(declared) if Path(declared).is_absolute() else base / declared

@@ -67,20 +67,17 @@ def session_settings(site: Site, name: str, declared: Mapping[str, object], base
         recipe=_relative_to(base, recipe) if recipe else None,
         notebooks=tuple(_source(base, notebook) for notebook in fields.get("notebooks") or ()),
         modules=modules,
-        kernels=_kernels(site, base, fields.get("kernels") or ()),
+        kernels=_kernels(base, fields.get("kernels") or ()),
     )
 
 
-def _kernels(site: Site, base: Path | None, names) -> tuple[Path, ...]:
+def _kernels(base: Path | None, names) -> tuple[Path, ...]:
     """The recipe folders (``kernels/NAME`` of the project) of the session's own kernels."""
     if not names:
         return ()
     if base is None:
         raise InvalidRequest("kernels are a project's environments (kernels/NAME/requirements.txt): "
                              "declare them in a project's sessions sheet")
-    if site.container.runtime != "none":
-        raise InvalidRequest(f"kernels of a project's environments are built for sessions without a container; "
-                             f"this site runs {site.container.runtime}, where they are not built yet")
     return tuple(base / "kernels" / name for name in names)
 
 
