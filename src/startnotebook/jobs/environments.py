@@ -34,7 +34,7 @@ from pathlib import Path
 from ..errors import ConfigError, EnvironmentBuildError, InvalidRequest
 from .backends import job_id_here
 from .containers import IMAGE_PATH, KERNELS_MOUNT, ContainerRun, get_runtime
-from .staging import one_build_of, stage
+from .staging import HOST_CA_BUNDLE, one_build_of, stage
 
 RECIPE_FILE = "requirements.txt"
 BUILT = ".built"
@@ -155,6 +155,8 @@ def build(staged: Path, marker: Path, log_path: Path) -> None:
         except BaseException:
             shutil.rmtree(dest, ignore_errors=True)
             raise
+        finally:
+            (dest.parent / f".{dest.name}.ca.crt").unlink(missing_ok=True)
 
 
 def _build(staged: Path, dest: Path, log_path: Path) -> None:
@@ -163,7 +165,13 @@ def _build(staged: Path, dest: Path, log_path: Path) -> None:
     env = {**os.environ, **proxies}
     # The venv is built where the session sees it: in the image, its folder is bound there.
     seen_at = Path(settings.get("seen_at") or dest)
-    in_image = _in_image(settings, dest, proxies)
+    if settings.get("image") and HOST_CA_BUNDLE.is_file():
+        # The image's pip trusts what this host trusts, from a copy the container sees (the
+        # image has no folder to bind the host's on); removed with the build's other scraps.
+        shutil.copy(HOST_CA_BUNDLE, dest.parent / f".{dest.name}.ca.crt")
+        in_image = _in_image(settings, dest, {**proxies, "PIP_CERT": f"{seen_at.parent}/.{dest.name}.ca.crt"})
+    else:
+        in_image = _in_image(settings, dest, proxies)
     # The staged recipe is in the environments' folder too (kernels/recipes/), so seen there.
     recipe = seen_at.parent / staged.relative_to(dest.parent) / RECIPE_FILE
     commands = [
@@ -183,13 +191,13 @@ def _build(staged: Path, dest: Path, log_path: Path) -> None:
     (dest / BUILT).write_text(json.dumps({"name": settings["name"], "digest": dest.name.rsplit("-", 1)[1]}) + "\n")
 
 
-def _in_image(settings: dict, dest: Path, proxies: dict[str, str]):
+def _in_image(settings: dict, dest: Path, variables: dict[str, str]):
     """How a build command runs: as it is without a container, else in the image, with the
     environments' folder bound where the session sees it."""
     if not settings.get("image"):
         return lambda argv: argv
     run = ContainerRun(settings["image"], (f"{dest.parent}:{KERNELS_MOUNT}",),
-                       KERNELS_MOUNT, {"PATH": IMAGE_PATH, "HOME": settings["seen_at"], **proxies})
+                       KERNELS_MOUNT, {"PATH": IMAGE_PATH, "HOME": settings["seen_at"], **variables})
     runtime = get_runtime(settings["runtime"])
     return lambda argv: runtime.wrap(run, argv)
 

@@ -33,12 +33,11 @@ from .. import resources
 from ..errors import ConfigError, ContainerError
 from ..settings.config import ContainerSite
 from .job import Container
-from .staging import one_build_of, stage
+from .staging import HOST_CA_BUNDLE, one_build_of, stage
 
 RECIPE_FILES = ("debian-packages.txt", "requirements.txt", "mount-points.txt")
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def recipe_digest(recipe: Path) -> str:

@@ -17,6 +17,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+#: What the build host trusts, given to pip in what it builds: TLS to the package index may be
+#: intercepted by a proxy the host trusts (this network's is).
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
 
 def stage(files: dict[str, Path], settings: dict, staged: Path) -> None:
     """``staged`` holds ``files`` (by the name each gets) and ``settings`` as build.json."""
