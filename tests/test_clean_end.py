@@ -130,7 +130,17 @@ def test_every_end_saves_the_open_documents_first_and_the_job_ends_completed(slu
     with cluster_user(slurm, "ck-ends", **SHORT_SITE) as ada:
         this_machine = local_profile(ada, "this-machine", **SHORT_SITE)
 
-        # 1. On the cluster, a 2-minute session: a notebook and a text file, typed, not saved.
+        # 1. A 10-minute session on the cluster whose limit an admin cuts to 2 minutes (first: it
+        # ends last, and the others are made while its server looks again).
+        moved_url, password = launch(ada, "moved", "--profile", "slurm", "--flavor", "ten")
+        moved = JupyterSession(moved_url, password)
+        before = wall_time_end(moved, moved_url)
+        subprocess.run(["scontrol", "update", f"JobId={job_id(ada, 'moved')}", "TimeLimit=2"],
+                       env=slurm.env, check=True)
+        new_end = datetime.fromisoformat(slurm.scontrol_job(job_id(ada, "moved"))["EndTime"]).astimezone().timestamp()
+        assert new_end < before - 400
+
+        # 2. On the cluster, a 2-minute session: a notebook and a text file, typed, not saved.
         url, password = launch(ada, "wall", "--profile", "slurm", "--flavor", "two",
                                "--kernel-timeout", "130")
         without_autosave(url, password, {"analysis.ipynb": NOTEBOOK, "notes.txt": ""})
@@ -142,30 +152,23 @@ def test_every_end_saves_the_open_documents_first_and_the_job_ends_completed(slu
         wall.locator(".jp-NotebookPanel-toolbar .jp-startnotebook-cull",
                      has_text=re.compile(r"Idle kernel shut down in \d:\d\d unless used")).wait_for(state="attached")
 
-        # 2. On this machine, a 2-minute session, the same.
+        # 3. On this machine, a 2-minute session, the same.
         url, password = launch(ada, "here", "--profile", this_machine, "--flavor", "two")
         without_autosave(url, password, {"notes.txt": ""})
         local = open_lab(browser, url, password, "notes.txt")
         local.locator(".jp-FileEditor .cm-content").click()
         local.keyboard.type("notes typed on this machine")
 
-        # 3. The notebook timeout: no kernel, but a text file open and unsaved.
+        # 4. The notebook timeout: no kernel, but a text file open and unsaved.
         url, password = launch(ada, "idle", "--profile", this_machine, "--notebook-timeout", "45")
         without_autosave(url, password, {"draft.txt": ""})
         idle = open_lab(browser, url, password, "draft.txt")
         idle.locator(".jp-FileEditor .cm-content").click()
         idle.keyboard.type("a draft nobody saved")
 
-        # 4. A 10-minute session on the cluster whose limit an admin cuts to 2 minutes.
-        url, password = launch(ada, "moved", "--profile", "slurm", "--flavor", "ten")
-        moved = JupyterSession(url, password)
-        before = wall_time_end(moved, url)
-        subprocess.run(["scontrol", "update", f"JobId={job_id(ada, 'moved')}", "TimeLimit=2"],
-                       env=slurm.env, check=True)
-        new_end = datetime.fromisoformat(slurm.scontrol_job(job_id(ada, "moved"))["EndTime"]).astimezone().timestamp()
-        assert new_end < before - 400
-        # The server looks again (every 15 s in this site): its warnings and its end move.
-        assert wait_until(lambda: wall_time_end(moved, url) == new_end, 40), (wall_time_end(moved, url), new_end)
+        # The server looked again (every 15 s in this site): its warnings and its end moved.
+        assert wait_until(lambda: wall_time_end(moved, moved_url) == new_end, 40), \
+            (wall_time_end(moved, moved_url), new_end)
 
         # 5. `startnotebook stop` with a tab open: what it holds is saved before the server goes.
         url, password = launch(ada, "stopped", "--profile", this_machine)

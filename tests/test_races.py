@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -144,24 +145,41 @@ def kill_launch_after_sbatch(user: User, name: str, *args: str) -> subprocess.Po
     return launch
 
 
+@pytest.fixture(scope="session")
+def orphaned(slurm):
+    """A user whose launch is killed right after sbatch in this module; its job is left to end
+    itself alongside the rest of the suite, and looked at the end."""
+    with cluster_user(slurm, "rs-killed") as user:
+        user.killed = {}
+        yield user
+
+
 @pytest.mark.slurm
-def test_a_launch_killed_right_after_sbatch_leaves_no_job_running(slurm):
+def test_a_launch_killed_right_after_sbatch_leaves_its_job_to_end_itself(orphaned):
+    orphaned.killed["temporaries"] = snakemake_temporaries(orphaned.account.uid)
+    kill_launch_after_sbatch(orphaned, "orphan", "--notebook-timeout", "600")
+    orphaned.killed["at"] = time.time()
+    orphaned.killed["job"] = job_of(orphaned.home / "orphan")["id"]
+
+
+@pytest.mark.slurm
+@pytest.mark.at_the_end
+def test_a_launch_killed_right_after_sbatch_leaves_no_job_running(slurm, orphaned):
     """Nobody runs another command: the job finds its launch's heartbeat stopped and ends itself
     within a minute; `list --all` then shows the session failed, and no Snakemake folder of the
-    launch is left in /tmp."""
-    with cluster_user(slurm, "rs-killed") as user:
-        before = snakemake_temporaries(user.account.uid)
-        kill_launch_after_sbatch(user, "orphan", "--notebook-timeout", "600")
-        job_id = job_of(user.home / "orphan")["id"]
-        killed_at = time.monotonic()
-        assert wait_until(lambda: job_id not in slurm.queue(), 120, 1), "the job runs on"
-        assert time.monotonic() - killed_at > 20  # it ended itself: nobody cancelled it at once
-        row = listed(user, "orphan")
-        assert row["state"] == "failed" and "its launch died before showing the URL" in row["reason"], row
-        assert "died before showing the URL" in user.startnotebook("logs", "orphan").stdout
-        assert snakemake_temporaries(user.account.uid) <= before
-        again = user.startnotebook("--profile", "slurm", "--name", "orphan", "--notebook-timeout", "30")
-        assert again.returncode == 0 and "successfully launched" in again.stdout, again.stderr
+    launch is left in /tmp. (The job ends alongside the suite; this runs at its end.)"""
+    job_id, killed_at = orphaned.killed["job"], orphaned.killed["at"]
+    assert wait_until(lambda: job_id not in slurm.queue(), 120, 1), "the job runs on"
+    ended = subprocess.run(["sacct", "-j", job_id, "-X", "-n", "-P", "-o", "End"], env=slurm.env,
+                           capture_output=True, text=True).stdout.strip()
+    # It ended itself: nobody cancelled it at once, and it did not run on.
+    assert 20 < datetime.fromisoformat(ended).timestamp() - killed_at < 100, (ended, killed_at)
+    row = listed(orphaned, "orphan")
+    assert row["state"] == "failed" and "its launch died before showing the URL" in row["reason"], row
+    assert "died before showing the URL" in orphaned.startnotebook("logs", "orphan").stdout
+    assert snakemake_temporaries(orphaned.account.uid) <= orphaned.killed["temporaries"]
+    again = orphaned.startnotebook("--profile", "slurm", "--name", "orphan", "--notebook-timeout", "30")
+    assert again.returncode == 0 and "successfully launched" in again.stdout, again.stderr
 
 
 @pytest.mark.slurm

@@ -375,9 +375,11 @@ class Cluster:
         out = run("scontrol", "show", "job", "-o", job_id, env=self.env).stdout
         return dict(field.split("=", 1) for field in out.split() if "=" in field)
 
-    def queue(self) -> list[str]:
-        """Ids of the jobs pending or running."""
-        out = run("squeue", "-h", "-o", "%i", "-t", "PENDING,RUNNING,COMPLETING", env=self.env).stdout
+    def queue(self, user: str | None = None) -> list[str]:
+        """Ids of the jobs pending or running (``user``'s only, if named: other tests' sessions may
+        run alongside)."""
+        mine = ["-u", user] if user else []
+        out = run("squeue", "-h", "-o", "%i", "-t", "PENDING,RUNNING,COMPLETING", *mine, env=self.env).stdout
         return out.split()
 
     def _node(self, node: str) -> dict[str, str]:
