@@ -33,9 +33,17 @@ def project(researcher):
     (folder / "config").mkdir(parents=True)
     (folder / "config" / "config.yaml").write_text("sessions_sheet: config/sessions.tsv\n")
     (folder / "config" / "sessions.tsv").write_text(
-        "name\tflavor\tkernels\nanalysed\ttiny\tanalysis\nmisnamed\ttiny\tnosuch\n")
+        "name\tflavor\tkernels\tnotebooks\nanalysed\ttiny\tanalysis\t\nmisnamed\ttiny\tnosuch\t\n"
+        "batched\ttiny\tanalysis\tnotebooks/where.ipynb\n")
     (folder / "kernels" / "analysis").mkdir(parents=True)
     (folder / "kernels" / "analysis" / "requirements.txt").write_text("six\n")
+    # A notebook saved with the project's kernel: a rerun of it runs in that environment.
+    (folder / "notebooks").mkdir()
+    (folder / "notebooks" / "where.ipynb").write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": [],
+                   "source": "import sys, six; print(sys.prefix, six.__name__)"}],
+        "metadata": {"kernelspec": {"name": "analysis", "display_name": "analysis", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}))
     researcher.owns(folder)
     return folder
 
@@ -114,3 +122,11 @@ def test_in_the_image_the_environment_is_built_with_the_images_python_and_its_ke
     # The kernel runs in the image (the package is bound there only), its prefix where it is bound.
     assert seen == [f"/opt/startnotebook/kernels/{log.stem}", "/usr", True, "six"], seen
     assert researcher.startnotebook("stop", "analysed").returncode == 0
+
+    # A rerun of a notebook saved with kernel "analysis" runs it there too, building nothing.
+    run = researcher.startnotebook("run", "batched", "--profile", "container", cwd=project, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    executed = json.loads((researcher.home / "batched" / "executed" / "where.ipynb").read_text())
+    printed = "".join(output.get("text", "") for output in executed["cells"][0]["outputs"])
+    assert printed.strip() == f"/opt/startnotebook/kernels/{log.stem} six", printed
+    assert set(build_logs(researcher)) - before == {log}

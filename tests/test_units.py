@@ -551,3 +551,25 @@ def test_gpu_hours_come_from_the_records_or_from_sacct_where_it_counts_gpus():
     assert {s["name"]: s["gpu_hours"] for s in report["sessions"]} == {"train": 4.0, "plain": 0.0}
     assert "GPU-HOURS" in usage.table(report).splitlines()[0]
     assert "GPU-HOURS" not in usage.table(usage.summary([plain], "records", None))
+
+
+def test_a_reruns_notebook_finds_the_projects_environments_as_its_kernels(tmp_path):
+    from startnotebook.rerun import runs
+
+    recipe = tmp_path / "kernels" / "analysis"
+    recipe.mkdir(parents=True)
+    (recipe / "requirements.txt").write_text("six\n")
+    here, _ = environments.of_session(tmp_path / "images", (recipe,), Container())
+    wanted = runs.request("exp", "a", {}, Container(), None, here)
+    assert wanted["kernels"] == [str(here[0].path / "share/jupyter")]
+    _, env = runs._inner_command(wanted, tmp_path / "exp", tmp_path / "a.ipynb", tmp_path / "out.ipynb")
+    assert env["JUPYTER_PATH"] == str(here[0].path / "share/jupyter")
+    image = tmp_path / "notebook-0123456789ab"
+    (image / "opt/startnotebook/kernels").mkdir(parents=True)
+    boxed, container = environments.of_session(tmp_path / "images", (recipe,), Container("charliecloud", str(image)))
+    assert container.environments == str(tmp_path / "images/kernels")
+    wanted = runs.request("exp", "a", {}, container, None, boxed)
+    run = runs.container_run_in(Container("charliecloud", str(image), environments=container.environments),
+                                tmp_path / "exp")
+    assert f"{tmp_path}/images/kernels:/opt/startnotebook/kernels" in run.binds
+    assert wanted["kernels"] == [f"/opt/startnotebook/kernels/{boxed[0].path.name}/share/jupyter"]

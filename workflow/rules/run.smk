@@ -1,13 +1,15 @@
 # executed_NAME: every notebook of the declared session NAME executed top to bottom, one batch job
 # per notebook (startnotebook run NAME runs this target), in the session's image, with its
-# parameters; outputs in <session folder>/executed/ (see startnotebook/runs.py). The request
-# rule is rewritten only when a notebook's parameters or image change, so Snakemake's rerun
-# rules rerun a notebook when it, its parameters or its image changed, and nothing otherwise.
+# parameters and the project's environments as its kernels (built first); outputs in <session
+# folder>/executed/ (see startnotebook/rerun/runs.py). The request rule is rewritten only when a
+# notebook's parameters, image or environments change, so Snakemake's rerun rules rerun a
+# notebook when it or they changed, and nothing otherwise.
 
 
 rule run_request:
     input:
         image=lambda wildcards: RUNS.image_input(wildcards.folder),
+        kernels=lambda wildcards: RUNS.environment_input(wildcards.folder),
     output:
         "{folder}/.startnotebook/runs/{path}.json",
     params:

@@ -28,7 +28,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigError, EnvironmentBuildError, InvalidRequest
@@ -105,6 +105,17 @@ def environment_of(image_dir: Path, recipe: Path, container=None) -> Environment
         python, image, runtime = container.python, container.image, container.runtime
     path = image_dir / "kernels" / f"{recipe.name}-{recipe_digest(recipe, python, image)}"
     return Environment(recipe.name, recipe, path, python, image, runtime)
+
+
+def of_session(image_dir: Path, kernels, container, recipe: Path | None = None):
+    """A session's environments (its project's recipe folders ``kernels``) and its container
+    (jobs.job.Container) with the site's folder of them bound, checked: for a launch and for a
+    rerun alike."""
+    wanted = tuple(environment_of(image_dir, kernel, container) for kernel in kernels)
+    if wanted and container.runtime != "none":
+        check_image(wanted, container.image, recipe)
+        container = replace(container, environments=str(image_dir / "kernels"))
+    return wanted, container
 
 
 def image_problem(image: str | None, recipe: Path | None = None) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -245,11 +245,7 @@ def plan_launch(site: Site, settings: SessionSettings, session: Session, backend
     backend = backend or get_backend(site.backend)
     modules.check_available(settings.modules, site.module_init)
     container, recipe = image.container_for(site.container, settings.recipe, settings.name)
-    wanted = tuple(environments.environment_of(site.container.image_dir, kernel, container)
-                   for kernel in settings.kernels)
-    if wanted and container.runtime != "none":
-        environments.check_image(wanted, container.image, recipe)
-        container = replace(container, environments=str(site.container.image_dir / "kernels"))
+    wanted, container = environments.of_session(site.container.image_dir, settings.kernels, container, recipe)
     own = own_kernels(os.environ, container, session.folder)
     return LaunchPlan(site, settings, session, session.new_launch(), backend, container, recipe, wanted, own,
                       previous or Assessment(), progress or Progress(), launched_by,

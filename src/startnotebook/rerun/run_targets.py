@@ -12,7 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InvalidRequest
+from ..jobs import environments
 from ..jobs.backends import get_backend
+from ..jobs.environments import Environment
 from ..jobs.image import container_for
 from ..launch.launching import Progress
 from ..launch.snakefile import Sessions, as_workflow_error
@@ -39,6 +41,7 @@ class RunTargets:
         self.requests: dict[tuple[str, str], dict] = {}  # by (session folder, path without .ipynb)
         self.flavours: dict[str, Flavour] = {}  # by session folder
         self.images: dict[str, str] = {}  # by session folder: an image the workflow builds
+        self.environments: dict[str, tuple[Environment, ...]] = {}  # by session folder
 
     @property
     def names(self) -> list[str]:
@@ -58,6 +61,9 @@ class RunTargets:
         session = Session.find(site, name) if dry else Session.create(site, name)
         folder = session.folder
         container, recipe = container_for(site.container, settings.recipe, name)
+        # The project's environments the notebooks may name as their kernels, built first.
+        kernels, container = environments.of_session(site.container.image_dir, settings.kernels, container, recipe)
+        self.environments[str(folder)] = kernels
         if recipe is not None:
             self.images[str(folder)] = container.image
         timeout = run_timeout(fields, self.timeout)
@@ -67,7 +73,7 @@ class RunTargets:
         wanted = []
         for path in self._notebooks(settings, session, dry):
             stem = path.removesuffix(".ipynb")
-            self.requests[(str(folder), stem)] = request(name, stem, parameters, container, timeout)
+            self.requests[(str(folder), stem)] = request(name, stem, parameters, container, timeout, kernels)
             wanted += Outputs(folder, stem).declared
         return wanted
 
@@ -98,6 +104,9 @@ class RunTargets:
     def image_input(self, folder: str) -> list[str]:
         image = self.images.get(folder)
         return [image] if image else []
+
+    def environment_input(self, folder: str) -> list[str]:
+        return [str(environment.marker) for environment in self.environments.get(folder, ())]
 
     def resource(self, folder: str, key: str, default):
         """The session flavour's resources for its notebooks' jobs (a batch job: the default)."""

@@ -26,12 +26,13 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import InvalidRequest, NotebookFetchError, StartNotebookError
 from ..jobs.backends import job_id_here
 from ..jobs.containers import get_runtime
+from ..jobs.environments import Environment
 from ..jobs.job import Container, container_run_in, session_environment
 from ..launch.launching import notebook_name
 from ..sessions.records import write_json
@@ -135,12 +136,16 @@ def parameters_of(fields: dict, overrides: dict) -> dict:
     return {**(fields.get("parameters") or {}), **overrides}
 
 
-def request(name: str, path: str, parameters: dict, container: Container, timeout: int | None) -> dict:
-    """What one notebook's job runs: its parameters, where, for how long at most (the rerun
-    rules compare it)."""
+def request(name: str, path: str, parameters: dict, container: Container, timeout: int | None,
+            kernels: tuple[Environment, ...] = ()) -> dict:
+    """What one notebook's job runs: its parameters, where, for how long at most, with which of
+    the project's environments as kernels (the rerun rules compare it)."""
     return {"session": name, "notebook": f"{path}.ipynb", "parameters": parameters, "timeout": timeout,
             "container": {"runtime": container.runtime, "image": container.image,
-                          "python": container.python, "binds": list(container.binds)}}
+                          "python": container.python, "binds": list(container.binds),
+                          "environments": container.environments},
+            # Jupyter data folders whose kernels/ hold the environments' specs, as the run sees them.
+            "kernels": [str(environment.kernel_dir.parent) for environment in kernels]}
 
 
 def run_timeout(fields: dict, override: int | None) -> int | None:
@@ -174,13 +179,20 @@ def _inner_command(wanted: dict, folder: Path, source: Path, output: Path) -> tu
     interactive session's (job.py): HOME and the working directory are the session folder."""
     arguments = ["-P", "-m", "startnotebook.rerun.executing", str(source), str(output),
                  json.dumps(wanted["parameters"])]
-    spec = wanted["container"]
+    spec, kernels = wanted["container"], wanted.get("kernels") or []
     if spec["runtime"] == "none":
-        return [sys.executable, *arguments], {**os.environ, **session_environment(folder)}
-    container = Container(spec["runtime"], spec["image"], spec["python"], tuple(spec["binds"]))
+        env = {**os.environ, **session_environment(folder)}
+        if kernels:  # papermill finds a notebook's kernel by name where Jupyter looks
+            env["JUPYTER_PATH"] = os.pathsep.join(kernels)
+        return [sys.executable, *arguments], env
+    container = Container(spec["runtime"], spec["image"], spec["python"], tuple(spec["binds"]),
+                          spec.get("environments"))
     runtime = get_runtime(container.runtime)
     runtime.check(container.image)
-    return runtime.wrap(container_run_in(container, folder), [container.python, *arguments]), dict(os.environ)
+    run = container_run_in(container, folder)
+    if kernels:
+        run = replace(run, env={**run.env, "JUPYTER_PATH": os.pathsep.join([run.env["JUPYTER_PATH"], *kernels])})
+    return runtime.wrap(run, [container.python, *arguments]), dict(os.environ)
 
 
 def execute(request_file: str, source: str, outputs: Outputs, log: str) -> None:
