@@ -153,6 +153,20 @@ def user(tmp_path_factory):
     kill_leftovers(user)
 
 
+def validate(document, name: str) -> None:
+    """``document`` against schemas/``name`` (whose $refs name other files of schemas/)."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    def schema(file: str) -> dict:
+        return json.loads((REPO / "schemas" / file).read_text())
+
+    registry = Registry().with_resources(
+        (path.name, Resource.from_contents(schema(path.name))) for path in (REPO / "schemas").glob("*.json"))
+    jsonschema.Draft202012Validator(schema(name), registry=registry,
+                                    format_checker=jsonschema.FormatChecker()).validate(document)
+
+
 # --- the SLURM test cluster ------------------------------------------------------------------
 sys.path.insert(0, str(Path(__file__).parent / "cluster"))
 import cluster as slurm_test_cluster  # noqa: E402

@@ -10,11 +10,10 @@ import json
 import subprocess
 import time
 
-import jsonschema
 import yaml
 import pytest
 
-from conftest import BIN, REPO, cluster_user, job_of, wait_until
+from conftest import BIN, REPO, cluster_user, job_of, validate, wait_until
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.slurm
@@ -22,19 +21,6 @@ GPU_FLAVOURS = {
     "gpu": {"cpus_per_task": 1, "mem_mb": 1024, "runtime": 60, "gpus": 1},
     "gpu3": {"cpus_per_task": 1, "mem_mb": 1024, "runtime": 60, "gpus": 3},
 }
-
-
-def schema(name: str) -> dict:
-    return json.loads((REPO / "schemas" / name).read_text())
-
-
-def validate(document, name: str) -> None:
-    from referencing import Registry, Resource
-
-    registry = Registry().with_resources(
-        (path.name, Resource.from_contents(schema(path.name))) for path in (REPO / "schemas").glob("*.json"))
-    jsonschema.Draft202012Validator(schema(name), registry=registry,
-                                    format_checker=jsonschema.FormatChecker()).validate(document)
 
 
 @pytest.fixture(scope="module")

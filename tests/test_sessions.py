@@ -12,27 +12,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import jsonschema
 import pytest
 
-from conftest import BIN, REPO, User, cluster_user, job_of, wait_until
+from conftest import BIN, User, cluster_user, job_of, validate, wait_until
 from jupyter_session import JupyterSession, parse_banner
 
 pytestmark = pytest.mark.slurm
-
-
-def schema(name: str) -> dict:
-    return json.loads((REPO / "schemas" / name).read_text())
-
-
-def validate(document, name: str) -> None:
-    """``document`` against schemas/``name`` (whose $refs name other files of schemas/)."""
-    from referencing import Registry, Resource
-
-    registry = Registry().with_resources(
-        (path.name, Resource.from_contents(schema(path.name))) for path in (REPO / "schemas").glob("*.json"))
-    jsonschema.Draft202012Validator(schema(name), registry=registry,
-                                    format_checker=jsonschema.FormatChecker()).validate(document)
 
 
 @pytest.fixture(scope="module")
