@@ -30,8 +30,8 @@ def researcher(slurm):
 @pytest.fixture(scope="module")
 def project(researcher):
     folder = researcher.home / "environments"
-    (folder / "config").mkdir(parents=True)
-    (folder / "config" / "config.yaml").write_text("sessions_sheet: config/sessions.tsv\n")
+    researcher.run("mkdir", "-p", str(folder))
+    assert researcher.startnotebook("init", cwd=folder).returncode == 0  # its sheet: config/sessions.tsv
     (folder / "config" / "sessions.tsv").write_text(
         "name\tflavor\tkernels\tnotebooks\nanalysed\ttiny\tanalysis\t\nmisnamed\ttiny\tnosuch\t\n"
         "batched\ttiny\tanalysis\tnotebooks/where.ipynb\n")
@@ -127,6 +127,6 @@ def test_in_the_image_the_environment_is_built_with_the_images_python_and_its_ke
     run = researcher.startnotebook("run", "batched", "--profile", "container", cwd=project, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     executed = json.loads((researcher.home / "batched" / "executed" / "where.ipynb").read_text())
-    printed = "".join(output.get("text", "") for output in executed["cells"][0]["outputs"])
+    printed = "".join("".join(output.get("text", "")) for cell in executed["cells"] for output in cell.get("outputs", []))
     assert printed.strip() == f"/opt/startnotebook/kernels/{log.stem} six", printed
     assert set(build_logs(researcher)) - before == {log}
