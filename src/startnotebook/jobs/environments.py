@@ -30,11 +30,16 @@ import subprocess
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, EnvironmentBuildError, InvalidRequest
 from .backends import job_id_here
 from .containers import IMAGE_PATH, KERNELS_MOUNT, ContainerRun, get_runtime
+from .image import recipe_entries
 from .staging import HOST_CA_BUNDLE, one_build_of, stage
+
+if TYPE_CHECKING:
+    from .job import Container
 
 RECIPE_FILE = "requirements.txt"
 BUILT = ".built"
@@ -93,9 +98,9 @@ def recipe_digest(recipe: Path, python: str, image: str | None = None) -> str:
     return digest.hexdigest()[:12]
 
 
-def environment_of(image_dir: Path, recipe: Path, container=None) -> Environment:
+def environment_of(image_dir: Path, recipe: Path, container: Container | None = None) -> Environment:
     """The environment of the project's recipe folder ``recipe`` (kernels/NAME), checked, for
-    a session in ``container`` (jobs.job.Container; None or runtime "none": no container)."""
+    a session in ``container`` (None or runtime "none": no container)."""
     if not (recipe / RECIPE_FILE).is_file():
         raise InvalidRequest(f"kernel {recipe.name}: the project has no {recipe.name}/{RECIPE_FILE} "
                              f"(looked for {recipe / RECIPE_FILE})")
@@ -107,9 +112,10 @@ def environment_of(image_dir: Path, recipe: Path, container=None) -> Environment
     return Environment(recipe.name, recipe, path, python, image, runtime)
 
 
-def of_session(image_dir: Path, kernels, container, recipe: Path | None = None):
+def of_session(image_dir: Path, kernels: tuple[Path, ...], container: Container,
+               recipe: Path | None = None) -> tuple[tuple[Environment, ...], Container]:
     """A session's environments (its project's recipe folders ``kernels``) and its container
-    (jobs.job.Container) with the site's folder of them bound, checked: for a launch and for a
+    with the site's folder of them bound, checked: for a launch and for a
     rerun alike."""
     wanted = tuple(environment_of(image_dir, kernel, container) for kernel in kernels)
     if wanted and container.runtime != "none":
@@ -126,7 +132,7 @@ def image_problem(image: str | None, recipe: Path | None = None) -> str | None:
     if root is not None and root.is_dir():
         missing = not (root / KERNELS_MOUNT.lstrip("/")).is_dir()
     elif recipe is not None and (recipe / "mount-points.txt").is_file():
-        missing = KERNELS_MOUNT not in (recipe / "mount-points.txt").read_text().split()
+        missing = KERNELS_MOUNT not in recipe_entries(recipe / "mount-points.txt")
     else:
         return None
     if missing:
@@ -176,13 +182,13 @@ def _build(staged: Path, dest: Path, log_path: Path) -> None:
     env = {**os.environ, **proxies}
     # The venv is built where the session sees it: in the image, its folder is bound there.
     seen_at = Path(settings.get("seen_at") or dest)
+    variables = dict(proxies)
     if settings.get("image") and HOST_CA_BUNDLE.is_file():
         # The image's pip trusts what this host trusts, from a copy the container sees (the
         # image has no folder to bind the host's on); removed with the build's other scraps.
         shutil.copy(HOST_CA_BUNDLE, dest.parent / f".{dest.name}.ca.crt")
-        in_image = _in_image(settings, dest, {**proxies, "PIP_CERT": f"{seen_at.parent}/.{dest.name}.ca.crt"})
-    else:
-        in_image = _in_image(settings, dest, proxies)
+        variables["PIP_CERT"] = f"{seen_at.parent}/.{dest.name}.ca.crt"
+    in_image = _in_image(settings, dest, variables)
     # The staged recipe is in the environments' folder too (kernels/recipes/), so seen there.
     recipe = seen_at.parent / staged.relative_to(dest.parent) / RECIPE_FILE
     commands = [

@@ -86,7 +86,8 @@ def image_state(image_dir: Path, recipe: Path) -> str:
     return "to build"
 
 
-def _entries(path: Path) -> list[str]:
+def recipe_entries(path: Path) -> list[str]:
+    """The entries of a recipe's list file (one per line; ``#`` starts a comment)."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
     return [line for line in lines if line]
 
@@ -195,7 +196,7 @@ def _build(recipe: Path, dest: Path, log_path: Path) -> None:
     env["TMPDIR"] = _scratch_dir()
     aptopts = ([f'--aptopt=Acquire::http::Proxy "{proxy}"', f'--aptopt=Acquire::https::Proxy "{proxy}"']
                if proxy else [])
-    packages = ",".join(_entries(recipe / "debian-packages.txt"))
+    packages = ",".join(recipe_entries(recipe / "debian-packages.txt"))
     mmdebstrap = [
         "mmdebstrap", "--mode=unshare", "--variant=minbase", "--format=tar", "--skip=output/dev",
         "--verbose", f"--include={packages}", *aptopts,
@@ -233,7 +234,7 @@ def _build(recipe: Path, dest: Path, log_path: Path) -> None:
         # What a runtime binds onto: /dev (left out of the tar: no device nodes as a user), and
         # the recipe's folders.
         (partial / "dev").mkdir(exist_ok=True)
-        for folder in _entries(recipe / "mount-points.txt"):
+        for folder in recipe_entries(recipe / "mount-points.txt"):
             (partial / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

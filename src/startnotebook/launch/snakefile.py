@@ -30,12 +30,11 @@ from ..errors import NotebookFetchError, StartNotebookError
 from ..jobs import environments, image
 from ..jobs.backends import get_backend
 from ..jobs.environments import Environment
-from ..jobs.job import Container
 from ..sessions.records import LAUNCH_ID
 from ..sessions.session import Session
 from ..settings import profiles
 from ..settings.config import NotebookFetch, Site, load_site
-from ..settings.session_settings import session_settings
+from ..settings.session_settings import SessionSettings, session_settings
 from .launching import LaunchPlan, Progress, running_or_new_launch
 from .readiness import stop_waiting_on_interrupt
 
@@ -211,7 +210,7 @@ class Sessions:
         """The recipe of image notebook-DIGEST: one of a planned launch, a declared session or
         the shipped one (``snakemake IMAGE_DIR/notebook-DIGEST`` builds an image by itself)."""
         recipes = [plan.recipe for plan in self.plans.values() if plan.recipe is not None]
-        recipes += [_declared_recipe(fields, base) for fields, base in self.declared.values() if fields.get("image")]
+        recipes += [settings.recipe for settings in self._declared_settings() if settings.recipe is not None]
         recipes.append(resources.notebook_recipe())
         for recipe in recipes:
             if image.recipe_digest(recipe) == digest:
@@ -226,24 +225,30 @@ class Sessions:
         """The environment IMAGE_DIR/kernels/NAME (NAME-DIGEST) of a planned launch or a declared
         session (``snakemake IMAGE_DIR/kernels/NAME/.built`` builds one by itself)."""
         wanted = [environment for plan in self.plans.values() for environment in plan.environments]
-        if self.site is not None:
-            for session, (fields, base) in self.declared.items():
-                for kernel in fields.get("kernels") or ():
-                    recipe = base / "kernels" / kernel
-                    if (recipe / environments.RECIPE_FILE).is_file():
-                        wanted.append(environments.environment_of(Path(image_dir), recipe,
-                                                                  self._declared_container(session, fields, base)))
+        for settings in self._declared_settings():
+            try:
+                container = image.container_for(self.site.container, settings.recipe, settings.name)[0]
+            except StartNotebookError:
+                continue  # a row that cannot run: its own target says why
+            wanted += [environments.environment_of(Path(image_dir), kernel, container)
+                       for kernel in settings.kernels if (kernel / environments.RECIPE_FILE).is_file()]
         for environment in wanted:
             if environment.path == Path(image_dir) / "kernels" / name:
                 return environment
         raise StartNotebookError(f"no kernel recipe of this run is environment {name} (in {image_dir}/kernels)")
 
-    def _declared_container(self, session: str, fields: dict, base: Path) -> Container | None:
-        """How declared ``session`` runs (its image, if any), or None if it cannot."""
-        try:
-            return image.container_for(self.site.container, _declared_recipe(fields, base), session)[0]
-        except StartNotebookError:
-            return None
+    def _declared_settings(self) -> list[SessionSettings]:
+        """Each declared session's settings, read as its launch reads them; a row that cannot be
+        read is left out (its own target says why); none in a batch job, which has no site."""
+        if self.site is None:
+            return []
+        found = []
+        for name, (fields, base) in self.declared.items():
+            try:
+                found.append(session_settings(self.site, name, fields, base))
+            except StartNotebookError:
+                continue
+        return found
 
     @property
     def build_proxy(self) -> str | None:
@@ -269,11 +274,3 @@ def abandon_unfinished(reason: str = "the launch workflow failed") -> None:
     Snakefile calls this too, see commands/init.py)."""
     for plan in _planned_in_this_process:
         plan.abandon(str(plan.failure) if plan.failure else reason)
-
-
-def _declared_recipe(fields: dict, base: Path) -> Path | None:
-    """A declared session's image recipe (relative to its project), or None."""
-    declared = fields.get("image")
-    if not declared:
-        return None
-    return Path(declared) if Path(declared).is_absolute() else base / declared
