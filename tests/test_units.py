@@ -573,3 +573,31 @@ def test_a_reruns_notebook_finds_the_projects_environments_as_its_kernels(tmp_pa
                                 tmp_path / "exp")
     assert f"{tmp_path}/images/kernels:/opt/startnotebook/kernels" in run.binds
     assert wanted["kernels"] == [f"/opt/startnotebook/kernels/{boxed[0].path.name}/share/jupyter"]
+
+
+# --- the shipped profile's SLURM executor -------------------------------------------------------
+def test_the_profiles_slurm_executor_is_the_plugin_with_its_waits_capped():
+    """A rerun's job is seen ended within seconds-between-status-checks of its end: the plugin's
+    own wait grows by 10 s a check (2, 12, 22 ... 180 s); slurm-capped's never passes the cap."""
+    from types import SimpleNamespace
+
+    import snakemake_executor_plugin_slurm as slurm_plugin
+    import yaml
+    from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
+
+    import snakemake_executor_plugin_slurm_capped as capped
+
+    profile = yaml.safe_load((Path(__file__).parents[1] / "profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm-capped" and profile["seconds-between-status-checks"] == 10
+    plugin = ExecutorPluginRegistry().get_plugin("slurm-capped")
+    assert plugin.executor is capped.Executor and issubclass(plugin.executor, slurm_plugin.Executor)
+    assert plugin._executor_settings_cls is slurm_plugin.ExecutorSettings
+    executor = capped.Executor.__new__(capped.Executor)  # no workflow to run: only its waits
+    executor.workflow = SimpleNamespace(remote_execution_settings=SimpleNamespace(seconds_between_status_checks=10))
+    executor._next_seconds_between_status_checks = None
+    assert executor.next_seconds_between_status_checks == 10
+    waits = []
+    for seconds in (2, 12, 22, 32, 180):  # what the plugin sets after each check finding none ended
+        executor.next_seconds_between_status_checks = seconds
+        waits.append(executor.next_seconds_between_status_checks)
+    assert waits == [2, 10, 10, 10, 10]
