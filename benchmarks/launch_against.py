@@ -8,38 +8,20 @@ cluster, round by round (bare sbatch first, then both in alternating order), eac
 ordinary user with its own copy of its shipped SLURM profile. On this shared 2-core machine a
 ratio from one launch_time.py run can move by 0.3 between runs; side by side, a regression shows
 against the other checkout in the same minutes (how 1.18 against 0.80 of 058848a, measured in
-two runs an hour apart, turned out to be the machine: 0.76 against 0.81 side by side).
+two runs an hour apart, turned out to be the machine: side by side, 0.76 against 0.81, 0.89
+against 0.94, 0.83 against 0.69).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from launch_time import REPO, Account, RoomyCluster, bare_sbatch, run_measured, test_cluster
-
-
-def shipped_profile(user: Account, checkout: Path) -> None:
-    profile = user.home / ".config" / "snakemake" / "slurm"
-    shutil.copytree(checkout / "profiles" / "slurm", profile)
-    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(user.home / ".config")], check=True)
-
-
-def launch(user: Account, checkout: Path, name: str) -> tuple[float, float]:
-    start = time.monotonic()
-    code, out, err, cpu = run_measured(user, str(checkout / ".venv/bin/startnotebook"), "--profile", "slurm",
-                                       "--name", name, "--json")
-    elapsed = time.monotonic() - start
-    if code != 0:
-        raise RuntimeError(err)
-    user.run("scancel", json.loads(out)["job_id"])
-    return elapsed, cpu
+from launch_time import (LAUNCH_CPU, REPO, Account, RoomyCluster, bare_sbatch, launch_slurm, slurm_profile,
+                         test_cluster)
 
 
 def main() -> None:
@@ -59,13 +41,12 @@ def main() -> None:
     cpu = {"this": [], "other": []}
     try:
         for what, user in users.items():
-            shipped_profile(user, checkouts[what])
+            slurm_profile(user, checkouts[what])
         for index in range(args.rounds):
             seconds["bare"].append(bare_sbatch(users["this"], cluster, index))
             for what in (["this", "other"] if index % 2 == 0 else ["other", "this"]):
-                elapsed, used = launch(users[what], checkouts[what], f"against-{index}")
-                seconds[what].append(elapsed)
-                cpu[what].append(used)
+                seconds[what].append(launch_slurm(users[what], index, checkouts[what] / ".venv/bin/startnotebook"))
+                cpu[what].append(LAUNCH_CPU.pop())  # what that launch cost, as launch_time records it
     finally:
         for user in users.values():
             user.kill_processes()

@@ -131,9 +131,10 @@ def _read_both(process: subprocess.Popen) -> tuple[str, str]:
 LAUNCH_CPU: list[float] = []  # CPU seconds of each launch measured one at a time
 
 
-def startnotebook(user: Account, *options: str, env: dict | None = None) -> tuple[float, dict]:
+def startnotebook(user: Account, *options: str, env: dict | None = None,
+                  program: Path = BIN / "startnotebook") -> tuple[float, dict]:
     start = time.monotonic()
-    code, out, err, cpu = run_measured(user, str(BIN / "startnotebook"), *options, "--json", env=env)
+    code, out, err, cpu = run_measured(user, str(program), *options, "--json", env=env)
     elapsed = time.monotonic() - start
     if code != 0:
         raise RuntimeError(err)
@@ -176,8 +177,8 @@ def bare_sbatch(user: Account, cluster: test_cluster.Cluster, index: int) -> flo
         user.run("scancel", submitted.stdout.strip().split(";")[0])
 
 
-def launch_slurm(user: Account, index: int) -> float:
-    elapsed, connection = startnotebook(user, "--profile", "slurm", "--name", f"slurm-{index}")
+def launch_slurm(user: Account, index: int, program: Path = BIN / "startnotebook") -> float:
+    elapsed, connection = startnotebook(user, "--profile", "slurm", "--name", f"slurm-{index}", program=program)
     user.run("scancel", connection["job_id"])
     return elapsed
 
@@ -359,12 +360,13 @@ class RoomyCluster(test_cluster.Cluster):
             conf.write_text(re.sub(r"^(NodeName=c[12] .*)CPUs=\d+", r"\1CPUs=64", conf.read_text(), flags=re.M))
 
 
-def slurm_profile(user: Account) -> None:
-    """The shipped SLURM profile, with a flavour small enough for 20 sessions on 2 nodes."""
+def slurm_profile(user: Account, checkout: Path = REPO) -> None:
+    """The SLURM profile shipped in ``checkout``, with a flavour small enough for 20 sessions on
+    2 nodes."""
     import yaml
 
     profile = user.home / ".config" / "snakemake" / "slurm"
-    shutil.copytree(REPO / "profiles" / "slurm", profile)
+    shutil.copytree(checkout / "profiles" / "slurm", profile)
     site = yaml.safe_load((profile / "site.yaml").read_text())
     site["flavours"]["tiny"] = {"cpus_per_task": 1, "mem_mb": 512, "runtime": 60}
     (profile / "site.yaml").write_text(yaml.safe_dump(site))

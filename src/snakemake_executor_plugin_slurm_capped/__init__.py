@@ -20,11 +20,8 @@ __all__ = ["Executor", "ExecutorSettings", "common_settings"]
 
 
 class Executor(SlurmExecutor):
-    @property
-    def next_seconds_between_status_checks(self):
-        return SlurmExecutor.next_seconds_between_status_checks.fget(self)
-
-    @next_seconds_between_status_checks.setter
+    # The plugin's property (Snakemake's RemoteExecutor's), read as it is, set through the cap.
+    @SlurmExecutor.next_seconds_between_status_checks.setter
     def next_seconds_between_status_checks(self, seconds):
         SlurmExecutor.next_seconds_between_status_checks.fset(self, capped_wait(seconds, self.longest_wait))
 
